@@ -1,0 +1,78 @@
+"""The click group, its global options, and the one place errors become exit codes.
+
+Command modules are ``fnforge/_cmd_*.py``; each registers its commands on
+``cli`` and is imported by :func:`_load_commands`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from functions import FnforgeError
+
+__all__ = ["AppContext", "FnforgeGroup", "cli", "main", "pass_app"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """What every command gets: the toolset directory and the debug flag."""
+
+    directory: Path
+    debug: bool
+
+
+class FnforgeGroup(click.Group):
+    """A group that prints ``Error: <message>`` for FnforgeError and exits with its code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FnforgeError as exc:
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=FnforgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="Run as if fnforge was started in DIR (like git -C).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="fnforge")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
+    """fnforge: train an LLM agent's functions and keep every version in Git.
+
+    Example: fnforge init demo && fnforge -C demo log
+    """
+    ctx.obj = AppContext(directory=directory, debug=debug)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _load_commands() -> None:
+    package = Path(__file__).parent
+    for info in sorted(pkgutil.iter_modules([str(package)]), key=lambda m: m.name):
+        if info.name.startswith("_cmd_"):
+            importlib.import_module(f"fnforge.{info.name}")
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()
+
+
+_load_commands()

@@ -1,0 +1,30 @@
+"""What is learned: Function, FunctionSet, their canonical files, and static validation."""
+
+from __future__ import annotations
+
+from functions._codec import from_files, read_dir, to_files, write_dir
+from functions._errors import FnforgeError, FunctionSpecError, Problem
+from functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
+from functions._validate import RESERVED_NAMES, validate_function
+
+__all__ = [
+    "RESERVED_NAMES",
+    "FnforgeError",
+    "Function",
+    "FunctionSet",
+    "FunctionSetDiff",
+    "FunctionSetError",
+    "FunctionSpecError",
+    "Problem",
+    "canonical_json",
+    "from_files",
+    "read_dir",
+    "to_files",
+    "validate_function",
+    "write_dir",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and isinstance(_obj, type):
+        _obj.__module__ = "functions"
