@@ -1,0 +1,286 @@
+"""Registry commands: init, log, best, show, diff, rollback, branch create|list|delete, commit.
+
+Each parses its arguments, calls one ``registry`` function and formats the
+result; errors are ``registry`` / ``functions`` exceptions that the group
+turns into ``Error: <message>`` and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+import registry
+from fnforge._cli import AppContext, cli, pass_app
+from fnforge._config import CONFIG_FILE, ToolsetConfig
+
+__all__ = ["status_mark"]
+
+_MARKS = {"accepted": "✓", "rejected": "✗", "rollback": "↺", "initial": "●", "manual": "✎", "merge": "⑂"}
+_ASCII_MARKS = {"accepted": "+", "rejected": "x", "rollback": "<", "initial": "*", "manual": "m", "merge": "Y"}
+
+
+def status_mark(status: str | None, *, ascii_only: bool = False) -> str:
+    """The one-character mark ``fnforge log`` shows for a status (``·`` / ``.`` when unknown)."""
+    marks = _ASCII_MARKS if ascii_only else _MARKS
+    return marks.get(status or "", "." if ascii_only else "·")
+
+
+def _ascii_only() -> bool:
+    encoding = getattr(click.get_text_stream("stdout"), "encoding", None) or "ascii"
+    try:
+        "".join(_MARKS.values()).encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return True
+    return False
+
+
+@contextmanager
+def _open(app: AppContext) -> Iterator[registry.Repository]:
+    repo = registry.open(app.directory)
+    try:
+        yield repo
+    finally:
+        repo.close()
+
+
+def _score(version: registry.Version) -> str:
+    return f"{version.score:.4f}" if version.score is not None else "-"
+
+
+def _line(version: registry.Version, *, best: bool = False, ascii_only: bool = False) -> str:
+    epoch = f"e{version.epoch}" if version.epoch is not None else "-"
+    mark = status_mark(version.status, ascii_only=ascii_only)
+    tail = " [best]" if best else ""
+    return f"{version.short} {mark} {_score(version):>6} {epoch:>4}  {version.subject}{tail}"
+
+
+def _json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@cli.command("init")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--task", help="Task the toolset is trained on (default math:algebra).")
+@click.option("--agent", type=click.Choice(["tool", "react"]), help="Agent system (default tool).")
+@click.option("--model", help="Model the agent runs on (default gpt-4o-mini).")
+@pass_app
+def init_command(
+    app: AppContext, directory: Path | None, task: str | None, agent: str | None, model: str | None
+) -> None:
+    """Create a toolset repository: fnforge.toml and a first commit.
+
+    DIRECTORY defaults to the current one (or -C DIR). The values written to
+    fnforge.toml are the defaults of later commands.
+
+    Example: fnforge init demo --task math:algebra --agent react --model gpt-4o-mini
+    """
+    target = app.directory / directory if directory is not None else app.directory
+    config = ToolsetConfig().with_values(task=task, agent=agent, model=model)
+    repo = registry.init(target, files={CONFIG_FILE: config.to_toml().encode()})
+    try:
+        click.echo(
+            f"Initialized toolset in {repo.path} (task {config.task}, agent {config.agent}, model {config.model})"
+        )
+    finally:
+        repo.close()
+
+
+@cli.command("log")
+@click.argument("branch", required=False)
+@click.option("-n", "--limit", type=click.IntRange(min=1), help="Show at most N versions.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
+@pass_app
+def log_command(app: AppContext, branch: str | None, limit: int | None, as_json: bool) -> None:
+    """List a branch's versions, newest first: sha, status, score, epoch, subject.
+
+    Status marks: ✓ accepted, ✗ rejected, ↺ rollback, ● initial, ✎ manual,
+    ⑂ merge (ASCII + x < * m Y when the terminal lacks them). [best] marks the
+    best version on the train split.
+
+    Example: fnforge log domain/algebra -n 20
+    """
+    with _open(app) as repo:
+        versions = repo.log(branch, limit=limit)
+        best = registry.best_of(versions) if limit is None else repo.best(branch)
+        best_sha = best.sha if best is not None else None
+        if as_json:
+            _json([{**v.to_dict(), "best": v.sha == best_sha} for v in versions])
+            return
+        ascii_only = _ascii_only()
+        click.echo("\n".join(_line(v, best=v.sha == best_sha, ascii_only=ascii_only) for v in versions))
+
+
+@cli.command("best")
+@click.argument("branch", required=False)
+@click.option("--split", default="train", show_default=True, help="Which split's scores count.")
+@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
+@pass_app
+def best_command(app: AppContext, branch: str | None, split: str, as_json: bool) -> None:
+    """Show the best-scoring version of a branch (rejected trials never count; ties go to the earliest).
+
+    Example: fnforge best domain/algebra --split train
+    """
+    with _open(app) as repo:
+        version = repo.best(branch, split=split)
+        if version is None:
+            where = branch or repo.head_branch or "HEAD"
+            raise registry.RegistryError(f"no scored version on {where!r} ({split} split)")
+        if as_json:
+            _json(version.to_dict())
+        else:
+            click.echo(_line(version, ascii_only=_ascii_only()))
+
+
+@cli.command("show")
+@click.argument("target", default="HEAD", metavar="REV[:NAME]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def show_command(app: AppContext, target: str, as_json: bool) -> None:
+    """Show a version's function set, or one function's spec and code with REV:NAME.
+
+    Example: fnforge show best/main:solve_equation
+    """
+    rev, sep, name = target.rpartition(":")
+    if not sep:
+        rev, name = target, ""
+    rev = rev or "HEAD"
+    with _open(app) as repo:
+        function_set = repo.read(rev)
+        if name:
+            function = function_set[name]
+            if as_json:
+                _json(function.to_dict())
+                return
+            click.echo(f"# {function.name}  ({rev}:functions/{function.name}.py)")
+            click.echo(f"# {function.description}")
+            if function.packages:
+                click.echo(f"# packages: {', '.join(function.packages)}")
+            click.echo("# parameters: " + json.dumps(function.parameters, sort_keys=True))
+            click.echo(function.code, nl=False)
+            return
+        version = repo.version(rev)
+        if as_json:
+            _json({**version.to_dict(), "functions": [f.to_dict() for f in function_set]})
+            return
+        click.echo(f"commit {version.sha}")
+        for key, value in version.trailers.items():
+            click.echo(f"{key}: {value}")
+        click.echo(f"\n    {version.subject}")
+        for line in version.body.splitlines():
+            click.echo(f"    {line}".rstrip())
+        click.echo(f"\n{len(function_set)} function(s):")
+        for function in function_set:
+            click.echo(f"  {function.name}  {function.description.splitlines()[0]}")
+
+
+@cli.command("diff")
+@click.argument("old", metavar="REV")
+@click.argument("new", metavar="[REV]", default="HEAD")
+@pass_app
+def diff_command(app: AppContext, old: str, new: str) -> None:
+    """Per-function unified diff between two versions (the second defaults to HEAD).
+
+    Example: fnforge diff best/main HEAD
+    """
+    with _open(app) as repo:
+        click.echo(repo.diff(old, new), nl=False)
+
+
+@cli.command("rollback")
+@click.option("--to", "to", metavar="REV", help="Version to restore (default: the branch's best).")
+@click.option("--branch", help="Branch to roll back (default: the checked-out one).")
+@pass_app
+def rollback_command(app: AppContext, to: str | None, branch: str | None) -> None:
+    """Restore an earlier version by a revert commit (Status: rollback); history is kept.
+
+    Example: fnforge rollback --to best/main
+    """
+    with _open(app) as repo:
+        version = repo.rollback(to, branch=branch, allow_empty=False)
+        restored = version.trailer("Restores") or ""
+        click.echo(f"Rolled back to {restored[:7]}: new commit {version.short} (score {_score(version)})")
+
+
+@cli.group("branch", invoke_without_command=True)
+@click.pass_context
+def branch_group(ctx: click.Context) -> None:
+    """Create, list and delete branches (one per task domain, e.g. domain/algebra).
+
+    Without a subcommand: list.
+
+    Example: fnforge branch create domain/algebra --from best/main
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(branch_list_command)
+
+
+@branch_group.command("create")
+@click.argument("name")
+@click.option("--from", "start", default="HEAD", show_default=True, metavar="REV", help="Where the branch starts.")
+@pass_app
+def branch_create_command(app: AppContext, name: str, start: str) -> None:
+    """Create a branch (and its best/<name> tag) without switching to it.
+
+    Example: fnforge branch create domain/algebra --from best/main
+    """
+    with _open(app) as repo:
+        version = repo.create_branch(name, start)
+        click.echo(f"Created branch {name} at {version.short}")
+
+
+@branch_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def branch_list_command(app: AppContext, as_json: bool = False) -> None:
+    """List branches: current mark, name, tip, best version and score.
+
+    Example: fnforge branch list
+    """
+    with _open(app) as repo:
+        infos = repo.branch_list()
+    if as_json:
+        _json([{"name": i.name, "sha": i.sha, "current": i.current, "best": i.best_sha, "best_score": i.best_score}
+               for i in infos])
+        return
+    width = max((len(i.name) for i in infos), default=0)
+    for info in infos:
+        best = "best -"
+        if info.best_sha is not None and info.best_score is not None:
+            best = f"best {info.best_sha[:7]} {info.best_score:.4f}"
+        click.echo(f"{'*' if info.current else ' '} {info.name:<{width}}  {info.sha[:7]}  {best}")
+
+
+@branch_group.command("delete")
+@click.argument("name")
+@pass_app
+def branch_delete_command(app: AppContext, name: str) -> None:
+    """Delete a branch and its best/<name> tag (not the checked-out one).
+
+    Example: fnforge branch delete domain/old
+    """
+    with _open(app) as repo:
+        sha = repo.delete_branch(name)
+    click.echo(f"Deleted branch {name} (was {sha[:7]})")
+
+
+@cli.command("commit")
+@click.option("-m", "--message", required=True, help="Subject line (further lines: body).")
+@click.option("--score", type=float, help="The set's score, if you measured one.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@pass_app
+def commit_command(app: AppContext, message: str, score: float | None, split: str) -> None:
+    """Validate and commit hand edits of functions/ (and fnforge.toml) with Status: manual.
+
+    Example: fnforge commit -m "add a seed solve_equation" --score 0.55
+    """
+    with _open(app) as repo:
+        version = repo.commit_worktree(message, score=score, split=split)
+        changes = repo.read(version.parents[0]).diff(repo.read(version.sha))
+        click.echo(f"[{repo.head_branch} {version.short}] {version.subject} ({changes.describe()})")
+

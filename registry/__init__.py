@@ -1,0 +1,94 @@
+"""Where the functions are kept: a Git repository per toolset, one commit per function-set version.
+
+Scores, statuses and epochs live in commit trailers (``git log --format='%h
+%(trailers:key=Score,valueonly)'``), evaluation evidence in ``git notes
+--ref=fnforge``, the best version of each branch in a ``best/<branch>`` tag.
+gitpython is imported by ``registry/_git.py`` only.
+
+Example:
+    >>> import registry
+    >>> repo = registry.init("demo", files={"fnforge.toml": b"[fnforge]\\n"})  # doctest: +SKIP
+    >>> repo.commit(fs, subject="epoch 1: add solve", trailers={"Score": 0.65, "Status": "accepted"})  # doctest: +SKIP
+    >>> repo.best().score  # doctest: +SKIP
+    0.65
+"""
+
+from __future__ import annotations
+
+import inspect as _inspect
+
+from registry._blame import BlameLine, HistoryEntry, blame_function, function_history
+from registry._branches import BranchInfo
+from registry._diff import diff_sets
+from registry._errors import (
+    AlreadyAToolset,
+    BranchExists,
+    BranchLocked,
+    ConcurrentUpdate,
+    DetachedHead,
+    DirtyWorkingTree,
+    GitFailed,
+    NotAToolset,
+    NothingToCommit,
+    RegistryError,
+    RemoteError,
+    UnknownBranch,
+    UnknownRevision,
+)
+from registry._export import EXPORT_FORMATS, export_function_set
+from registry._merge import MergeConflict, MergeResult, merge_function_sets, rename_function
+from registry._notes import NOTES_REF
+from registry._objects import EMPTY_TREE, Identity, STATUSES
+from registry._repo import Repository, clone, init, open
+from registry._verify import Finding, FunctionCheck, UnverifiedToolset, Verification, clone_verified, verify
+from registry._version import Version, best_of
+
+__all__ = [
+    "AlreadyAToolset",
+    "BlameLine",
+    "BranchExists",
+    "BranchInfo",
+    "BranchLocked",
+    "ConcurrentUpdate",
+    "DetachedHead",
+    "DirtyWorkingTree",
+    "EMPTY_TREE",
+    "EXPORT_FORMATS",
+    "Finding",
+    "FunctionCheck",
+    "GitFailed",
+    "HistoryEntry",
+    "Identity",
+    "MergeConflict",
+    "MergeResult",
+    "NOTES_REF",
+    "NotAToolset",
+    "NothingToCommit",
+    "RegistryError",
+    "RemoteError",
+    "Repository",
+    "STATUSES",
+    "UnknownBranch",
+    "UnknownRevision",
+    "UnverifiedToolset",
+    "Verification",
+    "Version",
+    "best_of",
+    "blame_function",
+    "clone",
+    "clone_verified",
+    "diff_sets",
+    "export_function_set",
+    "function_history",
+    "init",
+    "merge_function_sets",
+    "open",
+    "rename_function",
+    "verify",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or _inspect.isfunction(_obj):
+        _obj.__module__ = "registry"
+del _name, _obj
