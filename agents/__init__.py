@@ -1,0 +1,75 @@
+"""Who uses the functions: the LLM client, the tool and ReAct agents, trajectories.
+
+Example:
+    >>> async with LLMClient(LLMConfig(model="gpt-4o", api_key=key)) as client:  # doctest: +SKIP
+    ...     traj = await solve(AgentConfig(kind="tool"), function_set, task, sandbox, client)
+    >>> traj.answer, traj.stop
+    ('42', <StopReason.ANSWER: 'answer'>)
+"""
+
+from __future__ import annotations
+
+from agents._agent import AgentConfig, solve, stream
+from agents._client import LLMClient
+from agents._exceptions import (
+    AgentError,
+    LLMCacheError,
+    LLMError,
+    LLMRejected,
+    LLMUnavailable,
+    TrajectoryError,
+)
+from agents._prompts import RUN_PYTHON
+from agents._react import ReactReply, parse_react
+from agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
+from agents._trajectory import (
+    SCHEMA_VERSION,
+    AnswerStep,
+    ErrorStep,
+    ModelStep,
+    Step,
+    StopReason,
+    ToolStep,
+    Trajectory,
+    cut_middle,
+    render_compact,
+)
+
+__all__ = [
+    "AgentConfig",
+    "AgentError",
+    "AnswerStep",
+    "ClientStats",
+    "Completion",
+    "ErrorStep",
+    "LLMCacheError",
+    "LLMClient",
+    "LLMConfig",
+    "LLMError",
+    "LLMRejected",
+    "LLMUnavailable",
+    "ModelStep",
+    "RUN_PYTHON",
+    "ReactReply",
+    "SCHEMA_VERSION",
+    "Step",
+    "StopReason",
+    "ToolCall",
+    "ToolStep",
+    "Trajectory",
+    "TrajectoryError",
+    "Usage",
+    "cut_middle",
+    "parse_react",
+    "render_compact",
+    "solve",
+    "stream",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        try:
+            _obj.__module__ = "agents"
+        except (AttributeError, TypeError):
+            pass

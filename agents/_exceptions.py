@@ -1,0 +1,61 @@
+"""Errors raised by agents/ (all exit with code 5 from the CLI).
+
+Tree::
+
+    FnforgeError                 (functions)
+    └── AgentError               exit 5   root of agents/
+        ├── LLMCacheError        the on-disk response cache cannot be opened or read
+        ├── TrajectoryError      a stored trajectory cannot be read back
+        └── LLMError             a chat-completion call failed; .status, .attempts
+            ├── LLMUnavailable   transient failures (429, 5xx, timeouts, dropped
+            │                    connections, unreadable replies) outlasted every retry
+            └── LLMRejected      the provider refused the request (401, 403, 404, 400...):
+                                 retrying cannot help
+
+Model-caused faults (malformed tool arguments, unknown functions, sandbox
+errors, unparseable ReAct text) are never raised: they become error steps that
+the model sees. ``solve`` records ``LLMUnavailable`` in the trajectory
+(``StopReason.ERROR``) and lets ``LLMRejected`` propagate.
+"""
+
+from __future__ import annotations
+
+from functions import FnforgeError
+
+__all__ = ["AgentError", "LLMCacheError", "LLMError", "LLMRejected", "LLMUnavailable", "TrajectoryError"]
+
+
+class AgentError(FnforgeError):
+    """Root of the errors agents/ raises on purpose; never raised itself."""
+
+    exit_code = 5
+
+
+class LLMError(AgentError):
+    """Raised when a chat-completion call fails; see the two leaves.
+
+    Attributes:
+        status: the last HTTP status, or ``None`` (timeout, dropped connection).
+        attempts: how many HTTP requests were made for the call.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts
+
+
+class LLMUnavailable(LLMError):
+    """Raised when a call still fails transiently after ``max_retries`` retries."""
+
+
+class LLMRejected(LLMError):
+    """Raised when the provider refuses the request itself (auth, model, bad request)."""
+
+
+class LLMCacheError(AgentError):
+    """Raised when the response cache file cannot be opened, read or written."""
+
+
+class TrajectoryError(AgentError):
+    """Raised when a stored trajectory has an unknown schema_version or a bad field."""
