@@ -1,0 +1,293 @@
+"""The static gate: every rule a function's source must pass before it may run.
+
+Nothing here executes the source. Rules, in order (a later rule is skipped
+when an earlier one makes it meaningless):
+
+1. ``size`` / ``syntax`` / ``depth``: at most ``max_source_chars``
+   characters, parseable, at most ``max_ast_nodes`` nodes and
+   ``max_ast_depth`` levels (counted without recursion, before anything
+   recursive touches the tree).
+2. ``top-level`` / ``missing-def``: exactly one top-level ``def <name>``;
+   otherwise only imports, docstrings and constant assignments (no calls,
+   loops or classes at module level: they would run on every load).
+3. ``import`` / ``module-attribute``: every import names an allowed module
+   and an exposed name; ``np.fromfile`` through a known alias is caught here
+   rather than at run time.
+4. ``name``: builtins the sandbox does not provide (``open``, ``globals``,
+   ``type(a, b, c)``...) are reported by name instead of as a later NameError.
+5. ``restricted``: RestrictedPython 9 with :class:`FnforgeTransformer`
+   (no ``_`` names or attributes, no ``exec``/``eval``, no frame attributes,
+   no ``except*``, no ``async``...).
+
+Each :class:`Problem` is one sentence with its line, e.g.
+``line 4: import of 'os' is not allowed; allowed modules: math, sympy``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import types
+from dataclasses import dataclass
+from typing import Any, cast
+
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
+
+from functions import Problem
+from sandbox._modules import DENIED, EXPOSED, SUBMODULES
+from sandbox._policy import SandboxPolicy
+from sandbox._transformer import FnforgeTransformer
+
+__all__ = ["Compiled", "check", "compile_function", "compile_snippet"]
+
+SNIPPET = "<run_python>"
+
+_UNAVAILABLE = {
+    "open": "no file access", "input": "no console", "breakpoint": "no debugger",
+    "globals": "no namespace access", "locals": "no namespace access", "vars": "no namespace access",
+    "dir": "no introspection", "compile": "no code generation", "memoryview": "no raw memory",
+    "setattr": "assign attributes directly", "delattr": "delete attributes directly",
+    "object": "no base-object access", "super": "no base-class access", "id": "no addresses",
+    "help": "no console", "exit": "no interpreter control", "quit": "no interpreter control",
+    "copyright": "no console", "credits": "no console", "license": "no console",
+}
+_NOT_CONSTANT = (ast.Call, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+                 ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
+_RP_LINE = re.compile(r"^Line (\d+|None): (.*)$", re.S)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compiled:
+    """Restricted code objects for a function (``body``) or a snippet (``body`` + ``last``)."""
+
+    body: types.CodeType | None
+    last: types.CodeType | None
+    problems: tuple[Problem, ...]
+
+
+def check(source: str, name: str, policy: SandboxPolicy | None = None) -> list[Problem]:
+    """Check one function's source against the sandbox rules without running it.
+
+    Args:
+        source: Python source that must define ``def <name>(...)`` at top level.
+        name: the function's declared name.
+        policy: allow-lists and limits; the strict default when omitted.
+
+    Returns:
+        Every broken rule, sorted by line; empty when the source may run.
+
+    Raises:
+        TypeError: ``source`` or ``name`` is not a string.
+
+    Example:
+        >>> [str(p) for p in check("import os\\ndef f():\\n    return 1\\n", "f")][0][:33]
+        "line 1: import of 'os' is not all"
+    """
+    return list(compile_function(source, name, policy or SandboxPolicy()).problems)
+
+
+def compile_function(source: str, name: str, policy: SandboxPolicy) -> Compiled:
+    """Check and, when clean, compile a function's module source (no code runs)."""
+    if not isinstance(source, str) or not isinstance(name, str):
+        raise TypeError("source and name must be strings")
+    tree, problems = _parse(source, f"{name}.py", policy)
+    if tree is None:
+        return Compiled(body=None, last=None, problems=tuple(problems))
+    problems += _shape(tree, name)
+    problems += _semantics(tree, policy)
+    if not problems:
+        code, problems = _restricted(compile_restricted_exec, source, f"{name}.py")
+        return Compiled(body=code, last=None, problems=tuple(problems))
+    return Compiled(body=None, last=None, problems=tuple(_sorted(problems)))
+
+
+def compile_snippet(source: str, policy: SandboxPolicy) -> Compiled:
+    """Check and compile a ``run_code`` snippet; a final expression compiles separately."""
+    if not isinstance(source, str):
+        raise TypeError("code must be a string")
+    tree, problems = _parse(source, SNIPPET, policy)
+    if tree is None:
+        return Compiled(body=None, last=None, problems=tuple(problems))
+    problems += _semantics(tree, policy)
+    if problems:
+        return Compiled(body=None, last=None, problems=tuple(_sorted(problems)))
+    last_node = cast(ast.Expr, tree.body.pop()) if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    body, problems = _restricted(compile_restricted_exec, tree, SNIPPET)
+    last = None
+    if last_node is not None and not problems:
+        expression = ast.Expression(body=last_node.value)
+        last, problems = _restricted(compile_restricted_eval, expression, SNIPPET)
+    return Compiled(body=body, last=last, problems=tuple(problems))
+
+
+def _parse(source: str, filename: str, policy: SandboxPolicy) -> tuple[ast.Module | None, list[Problem]]:
+    if len(source) > policy.max_source_chars:
+        return None, [Problem(rule="size", message=f"the source has {len(source)} characters; "
+                              f"the limit is {policy.max_source_chars}")]
+    if "\0" in source:
+        return None, [Problem(rule="syntax", message="the source contains a NUL character")]
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        return None, [Problem(rule="syntax", message=f"syntax error: {exc.msg}", line=exc.lineno)]
+    except (MemoryError, RecursionError, ValueError, OverflowError):
+        return None, [Problem(rule="depth", message="the source is too deeply nested to parse")]
+    count, deepest = 0, 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        deepest = max(deepest, depth)
+        if count > policy.max_ast_nodes:
+            return None, [Problem(rule="size", message=f"the source has more than "
+                                  f"{policy.max_ast_nodes} syntax nodes; split the work")]
+        if deepest > policy.max_ast_depth:
+            return None, [Problem(rule="depth", message=f"the source nests deeper than "
+                                  f"{policy.max_ast_depth} levels", line=getattr(node, "lineno", None))]
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree, []
+
+
+def _shape(tree: ast.Module, name: str) -> list[Problem]:
+    problems, defs = [], 0
+    for index, stmt in enumerate(tree.body):
+        line = stmt.lineno
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == name:
+            defs += 1
+            if defs > 1:
+                problems.append(Problem(rule="top-level", line=line,
+                                        message=f"'{name}' is defined twice; keep one definition"))
+        elif isinstance(stmt, ast.FunctionDef):
+            problems.append(Problem(rule="top-level", line=line, message=(
+                f"only one top-level def is allowed; move helper '{stmt.name}' inside '{name}'")))
+        elif isinstance(stmt, ast.AsyncFunctionDef):
+            problems.append(Problem(rule="top-level", line=line,
+                                    message="async functions are not allowed; use a plain def"))
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            continue
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and index == 0:
+            continue
+        elif isinstance(stmt, ast.Assign) and _is_constant(stmt.value):
+            continue
+        else:
+            problems.append(Problem(rule="top-level", line=line, message=(
+                f"top-level code may only be imports, a docstring, constant assignments "
+                f"(no calls) and the def of '{name}'; move this statement into '{name}'")))
+    if defs == 0:
+        problems.append(Problem(rule="missing-def", message=(
+            f"the source must define a top-level function named '{name}' (def {name}(...):)")))
+    return problems
+
+
+def _is_constant(value: ast.expr) -> bool:
+    return not any(isinstance(node, _NOT_CONSTANT) for node in ast.walk(value))
+
+
+def _semantics(tree: ast.Module, policy: SandboxPolicy) -> list[Problem]:
+    allowed = set(policy.allowed_modules)
+    shown = ", ".join(sorted(allowed))
+    problems: list[Problem] = []
+    aliases: dict[str, str] = {}
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name not in allowed:
+                    problems.append(_import_problem(node, alias.name, shown))
+                else:
+                    local = alias.asname or alias.name.split(".")[0]
+                    aliases[local] = alias.name if alias.asname else alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                problems.append(Problem(rule="import", line=node.lineno,
+                                        message="relative imports are not allowed"))
+            elif module != "__future__" and module not in allowed:
+                problems.append(_import_problem(node, module, shown))
+            else:
+                for alias in node.names:
+                    full = _resolve(module, alias.name, allowed)
+                    if full is None and alias.name != "*":
+                        problems.append(_attribute_problem(node, module, alias.name))
+                    elif full in EXPOSED:
+                        aliases[alias.asname or alias.name] = full
+        elif isinstance(node, (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef)):
+            args = node.args
+            bound.update(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs)
+            bound.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
+            if not isinstance(node, ast.Lambda):
+                bound.add(node.name)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.ClassDef, ast.ExceptHandler)) and node.name:
+            bound.add(node.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            owner = _module_of(node.value, aliases, allowed)
+            if owner is not None and _resolve(owner, node.attr, allowed) is None:
+                problems.append(_attribute_problem(node, owner, node.attr))
+        elif isinstance(node, ast.Name) and node.id in _UNAVAILABLE and node.id not in bound:
+            problems.append(Problem(rule="name", line=node.lineno, message=(
+                f"'{node.id}' is not available in the sandbox ({_UNAVAILABLE[node.id]})")))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "type" and len(node.args) + len(node.keywords) != 1):
+            problems.append(Problem(rule="name", line=node.lineno, message=(
+                "type() takes exactly one argument in the sandbox; classes are made with 'class'")))
+    return problems
+
+
+def _resolve(module: str, attr: str, allowed: set[str]) -> str | None:
+    """The dotted name ``module.attr`` refers to, or None when the proxy hides it."""
+    if attr in SUBMODULES.get(module, ()):
+        return f"{module}.{attr}" if f"{module}.{attr}" in allowed else None
+    return f"{module}.{attr}" if attr in EXPOSED.get(module, ()) else None
+
+
+def _module_of(node: ast.expr, aliases: dict[str, str], allowed: set[str]) -> str | None:
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id)
+    if isinstance(node, ast.Attribute):
+        parent = _module_of(node.value, aliases, allowed)
+        if parent is not None and node.attr in SUBMODULES.get(parent, ()):
+            full = f"{parent}.{node.attr}"
+            return full if full in allowed else None
+    return None
+
+
+def _import_problem(node: ast.stmt, module: str, shown: str) -> Problem:
+    return Problem(rule="import", line=node.lineno,
+                   message=f"import of '{module}' is not allowed; allowed modules: {shown}")
+
+
+def _attribute_problem(node: ast.AST, module: str, attr: str) -> Problem:
+    full = f"{module}.{attr}"
+    why = DENIED.get(full)
+    reason = f" ({why})" if why else " (not on the sandbox allow-list)"
+    if attr.startswith("_"):
+        reason = " (private names are never available)"
+    return Problem(rule="module-attribute", line=getattr(node, "lineno", None),
+                   message=f"{full} is not available in the sandbox{reason}")
+
+
+def _restricted(compiler: Any, source: Any, filename: str) -> tuple[types.CodeType | None, list[Problem]]:
+    # compiler: compile_restricted_exec/_eval; source: text or an ast.Module/ast.Expression
+    try:
+        result = compiler(source, filename=filename, policy=FnforgeTransformer)
+    except (MemoryError, RecursionError, ValueError, OverflowError, SyntaxError) as exc:
+        return None, [Problem(rule="restricted", message=f"the code cannot be compiled: {exc}")]
+    problems = []
+    for error in result.errors:
+        match = _RP_LINE.match(error)
+        if match is None:
+            problems.append(Problem(rule="restricted", message=error))
+            continue
+        line = None if match.group(1) == "None" else int(match.group(1))
+        problems.append(Problem(rule="restricted", message=match.group(2).rstrip("."), line=line))
+    if problems:
+        return None, _sorted(problems)
+    return result.code, []
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.line is None, p.line or 0))

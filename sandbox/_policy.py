@@ -1,0 +1,119 @@
+"""SandboxPolicy: what untrusted code may import and how much it may use.
+
+The defaults are the strictest useful settings (DESIGN.md §4); loosening
+takes an explicit policy, usually from the ``[sandbox]`` table of
+``fnforge.toml`` through :meth:`SandboxPolicy.from_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox._modules import DEFAULT_MODULES, SUPPORTED_MODULES
+
+__all__ = ["SandboxPolicy"]
+
+_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SandboxPolicy:
+    """Limits and allow-lists for checking and running untrusted functions.
+
+    Attributes:
+        allowed_modules: modules ``import`` may name. Each is served as a
+            curated proxy, never the real module. Opt-in extras beyond the
+            default: ``random``, ``typing``, ``numpy.linalg``, ``numpy.fft``,
+            ``numpy.random``.
+        timeout_s: wall-clock limit of one call (soft: raised inside the worker).
+        kill_grace_s: after ``timeout_s + kill_grace_s`` the parent kills the
+            worker's process group and replaces the worker.
+        memory_mb: address-space limit of a worker process.
+        max_output_chars: captured ``print`` output kept per call.
+        max_result_chars: size of a result's JSON text before it is cut.
+        max_result_depth: nesting depth of a result before it is cut.
+        max_source_chars, max_ast_nodes, max_ast_depth: static-gate limits.
+        max_calls_per_worker: a worker is replaced after this many calls.
+
+    Example:
+        >>> SandboxPolicy(timeout_s=5.0).to_dict()["timeout_s"]
+        5.0
+    """
+
+    allowed_modules: tuple[str, ...] = DEFAULT_MODULES
+    timeout_s: float = 2.0
+    kill_grace_s: float = 1.0
+    memory_mb: int = 1024
+    max_output_chars: int = 10_000
+    max_result_chars: int = 1_000_000
+    max_result_depth: int = 20
+    max_source_chars: int = 20_000
+    max_ast_nodes: int = 5_000
+    max_ast_depth: int = 60
+    max_calls_per_worker: int = 1_000
+
+    def __post_init__(self) -> None:
+        modules = self.allowed_modules
+        if isinstance(modules, str) or not all(isinstance(m, str) for m in modules):
+            raise TypeError("allowed_modules must be a sequence of module names")
+        unknown = sorted(set(modules) - SUPPORTED_MODULES)
+        if unknown:
+            raise ValueError(
+                f"modules without a sandbox proxy: {', '.join(unknown)}; "
+                f"supported: {', '.join(sorted(SUPPORTED_MODULES))}"
+            )
+        for parent in {m.split(".")[0] for m in modules if "." in m}:
+            if parent not in modules:
+                raise ValueError(f"allowing a submodule of {parent!r} needs {parent!r} too")
+        object.__setattr__(self, "allowed_modules", tuple(sorted(set(modules))))
+        for field in dataclasses.fields(self):
+            if field.name == "allowed_modules":
+                continue
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{field.name} must be a number, not {type(value).__name__}")
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{field.name} must be a positive number, not {value!r}")
+            if isinstance(field.default, int) and not isinstance(value, int):
+                raise TypeError(f"{field.name} must be an integer, not {value!r}")
+            if isinstance(field.default, float):
+                object.__setattr__(self, field.name, float(value))
+        if self.memory_mb < 256:
+            raise ValueError("memory_mb must be at least 256 (numpy and sympy need about 200 MB)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as a TOML/JSON-safe dict (with ``schema_version``)."""
+        data: dict[str, Any] = {"schema_version": _SCHEMA_VERSION}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            data[field.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SandboxPolicy:
+        """Build a policy from :meth:`to_dict` output or a ``[sandbox]`` table.
+
+        Missing keys keep their defaults.
+
+        Raises:
+            ValueError: an unknown key, a bad value or an unsupported schema version.
+            TypeError: a value of the wrong type.
+        """
+        items = dict(data)
+        version = items.pop("schema_version", _SCHEMA_VERSION)
+        if version != _SCHEMA_VERSION:
+            raise ValueError(f"unsupported sandbox policy schema_version {version!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(items) - names)
+        if unknown:
+            raise ValueError(f"unknown sandbox settings: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        if "allowed_modules" in items:
+            modules = items["allowed_modules"]
+            if isinstance(modules, str) or not isinstance(modules, (list, tuple)):
+                raise TypeError("allowed_modules must be a list of module names")
+            items["allowed_modules"] = tuple(modules)
+        return cls(**items)

@@ -1,0 +1,19 @@
+"""The public surface of ``sandbox`` cannot drift silently."""
+
+from __future__ import annotations
+
+import sandbox
+
+
+def test_all_is_sorted_and_lists_every_public_name() -> None:
+    public = sorted(n for n in vars(sandbox) if not n.startswith("_") and n != "annotations")
+    assert sandbox.__all__ == sorted(sandbox.__all__) == public
+
+
+def test_exports_present_themselves_as_sandbox_members() -> None:
+    assert {getattr(sandbox, n).__module__ for n in sandbox.__all__} == {"sandbox"}
+
+
+def test_every_error_is_a_sandbox_error_with_exit_code_4() -> None:
+    errors = [getattr(sandbox, n) for n in sandbox.__all__ if n.endswith(("Error", "Timeout", "Violation", "Crash"))]
+    assert len(errors) == 8 and all(issubclass(e, sandbox.SandboxError) and e.exit_code == 4 for e in errors)
