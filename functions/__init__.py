@@ -8,7 +8,6 @@ from functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSet
 from functions._validate import RESERVED_NAMES, validate_function
 
 __all__ = [
-    "RESERVED_NAMES",
     "FnforgeError",
     "Function",
     "FunctionSet",
@@ -16,6 +15,7 @@ __all__ = [
     "FunctionSetError",
     "FunctionSpecError",
     "Problem",
+    "RESERVED_NAMES",
     "canonical_json",
     "from_files",
     "read_dir",

@@ -13,7 +13,7 @@ PACKAGES = ["functions", "registry", "sandbox", "agents", "tasks", "optimizer"]
 def test_package_all_is_sorted_and_importable(package: str) -> None:
     module = importlib.import_module(package)
     exported = list(module.__all__)
-    assert exported == sorted(exported, key=lambda n: (not n.isupper(), n))
+    assert exported == sorted(exported)
     missing = [name for name in exported if not hasattr(module, name)]
     assert missing == []
 

@@ -1,0 +1,123 @@
+"""``fnforge eval``: score one revision's functions on a task split, cached, and note the result on its commit.
+
+The command resolves the revision, ``fnforge.toml`` and the flags into tasks,
+an LLM client and a sandbox, calls :func:`optimizer.evaluate` once, writes the
+per-task results to the commit's ``git notes --ref=fnforge`` (under the split's
+name) and prints the accuracy with its 95% interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+
+import click
+
+import registry
+from agents import AgentConfig, LLMClient, LLMConfig
+from fnforge._cli import AppContext, cli, pass_app
+from fnforge._config import ToolsetConfig, load_config
+from fnforge._runtime import data_option, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
+from functions import FunctionSet
+from optimizer import Report, TaskResult, evaluate
+from tasks import Task, make_splits
+
+__all__: list[str] = []
+
+
+@cli.command("eval")
+@click.argument("rev", default="HEAD")
+@click.option("--task", "task_spec", help="Task set (default: fnforge.toml's), e.g. math:algebra, gsm8k.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True,
+              help="Which side of the split to evaluate on.")
+@click.option("--train", "n_train", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Training tasks in the split (as for fnforge train).")
+@click.option("--test", "n_test", type=click.IntRange(min=0), default=80, show_default=True,
+              help="Test tasks in the split (as for fnforge train).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the train/test split.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N tasks of the split.")
+@click.option("--agent", type=click.Choice(["tool", "react"]), help="Agent system (default: fnforge.toml's).")
+@click.option("--max-turns", type=click.IntRange(min=1), default=10, show_default=True,
+              help="LLM calls per task for the agent.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@llm_options
+@data_option
+@pass_app
+def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n_train: int, n_test: int,
+                 seed: int, limit: int | None, agent: str | None, max_turns: int, as_json: bool,
+                 model: str | None, base_url: str | None, concurrency: int, no_cache: bool,
+                 data_dir: Path | None) -> None:
+    """Score REV's functions (default HEAD) on a split of a task set; note the result on its commit.
+
+    The split is the one fnforge train uses for the same --task/--train/--test/--seed,
+    so `fnforge eval best/main` re-scores the trained set on its test tasks.
+    Results are cached in .git/fnforge/eval-cache.sqlite: evaluating a set
+    again on the same tasks, agent and model makes no LLM call. Set
+    OPENAI_API_KEY, or --base-url (OPENAI_BASE_URL) for a local server.
+
+    Example: fnforge eval best/main --split test --task math:algebra --json
+    """
+    repo = registry.open(app.directory)
+    try:
+        config = load_config(repo.path)
+        sha = repo.resolve(rev)
+        function_set = repo.read(sha)
+        spec = task_spec or config.task
+        splits = make_splits(spec, n_train=n_train, n_test=n_test, seed=seed, data_dir=data_dir)
+        selection = splits.train if split == "train" else splits.test
+        tasks = selection.tasks[:limit]
+        if not tasks:
+            raise click.UsageError(f"the {split} split of {spec} is empty; raise --{split}")
+        react = (agent or config.agent) == "react"  # fnforge.toml's value is checked: tool or react
+        agent_config = AgentConfig(kind="react" if react else "tool", max_turns=max_turns)
+        llm = llm_config(model or config.model, base_url=base_url, state_dir=repo.state_dir,
+                         use_cache=not no_cache, concurrency=concurrency)
+        report = asyncio.run(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,
+                                       concurrency=concurrency, use_cache=not no_cache))
+        context = {"split": split, "tasks": selection.spec, "selection": selection.describe(), "seed": seed,
+                   "limit": limit, "model": llm.model, "agent": agent_config.kind, "max_turns": max_turns}
+        repo.add_note(sha, report.notes_dict(split, **context))
+    finally:
+        repo.close()
+    if as_json:
+        click.echo(json.dumps({"commit": sha, **context, **report.to_dict()}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(_text(sha, selection.spec, split, report))
+
+
+async def _evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, llm: LLMConfig,
+                    config: ToolsetConfig, state_dir: Path, *, concurrency: int, use_cache: bool) -> Report:
+    cache = open_eval_cache(state_dir, enabled=use_cache)
+    try:
+        sandbox = open_sandbox(config, workers=concurrency)  # workers start on the first call: none if all cached
+        with progress_bar("eval", len(tasks)) as advance, closing(sandbox):
+
+            def progress(done: int, total: int, result: TaskResult) -> None:
+                advance(done)
+
+            async with LLMClient(llm) as client:
+                return await evaluate(function_set, tasks, agent_config, client=client, sandbox=sandbox,
+                                      cache=cache, concurrency=concurrency, progress=progress)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _text(sha: str, spec: str, split: str, report: Report) -> str:
+    low, high = report.ci95
+    lines = [
+        f"{sha[:7]} on {spec} ({split}, {report.n} tasks): accuracy {report.accuracy:.1%} "
+        f"({report.correct}/{report.n}), 95% CI [{low:.1%}, {high:.1%}]",
+        f"tokens {report.tokens:,}  cost ${report.cost:.4f}  wall {report.wall_s:.1f} s"
+        + (f"  ({report.cached} cached)" if report.cached else ""),
+    ]
+    if report.function_calls:
+        calls = ", ".join(f"{name} {count}" for name, count in report.function_calls.items())
+        lines.append(f"successful function calls: {calls}")
+    if report.errors:
+        first = next(r.error for r in report.results if r.error is not None)
+        lines.append(f"{report.errors} task(s) failed at the provider and count as wrong; first: {first}")
+    return "\n".join(lines)

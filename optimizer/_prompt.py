@@ -1,0 +1,286 @@
+"""The optimizer prompt (paper App. D.1) built within a token budget.
+
+The prompt is the package-data template ``templates/optimizer.md`` filled with
+the paper's sections: List A (the best set and its success rate), List B (the
+trial set), the failure record (ascending by score), the execution histories
+of the training tasks under List A, and the per-task 1/0 table.
+
+Budget. Tokens are *estimated* as ``ceil(characters / 4)``
+(:func:`estimate_tokens`), the usual rule of thumb for English and code with
+GPT-style tokenizers; it needs no tokenizer and is deterministic. When the
+prompt would exceed the budget, in this order:
+
+1. the failure record drops the code of its sets (changes and scores stay);
+2. the histories are shortened: failed tasks' histories come first, then the
+   solved ones; every history kept gets the same maximal length cap
+   (``agents.render_compact`` cuts its long lines, then its middle, with a
+   ``[... N chars cut ...]`` marker), and when even a
+   floor of :data:`MIN_HISTORY_CHARS` per history does not fit, the
+   lowest-priority histories are omitted;
+3. List A, List B and the per-task table are never cut. If they alone exceed
+   the budget, the prompt is built anyway and the overrun is reported.
+
+Everything cut is reported in :attr:`OptimizerPrompt.cut` and told to the
+model in the prompt itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agents import render_compact
+from functions import Function, FunctionSet
+
+if TYPE_CHECKING:
+    from optimizer._evaluation import Report, TaskResult
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "MIN_HISTORY_CHARS",
+    "OptimizerPrompt",
+    "build_prompt",
+    "estimate_tokens",
+    "render_function",
+    "render_function_set",
+    "render_template",
+]
+
+CHARS_PER_TOKEN = 4
+"""Characters per token assumed by :func:`estimate_tokens`."""
+
+MIN_HISTORY_CHARS = 800
+"""The shortest a kept history is cut to; below it, histories are omitted instead."""
+
+_TEMPLATES = Path(__file__).with_name("templates")  # package data, next to this module
+_UNCUT = 10**9  # render_compact's max_chars for a history's full length
+_FAILURE_SHARE = 0.25  # the failure record may use at most this share of the budget with code
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimated token count of ``text``: ``ceil(len(text) / CHARS_PER_TOKEN)``.
+
+    Example:
+        >>> estimate_tokens("abcdefgh")
+        2
+    """
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def render_template(name: str, values: Mapping[str, object]) -> str:
+    """Fill the package-data template ``templates/<name>.md`` with ``values``.
+
+    Placeholders are ``$name`` (``$$`` is a literal dollar).
+
+    Raises:
+        KeyError: a placeholder has no value, or a value has no placeholder.
+    """
+    text = (_TEMPLATES / f"{name}.md").read_text(encoding="utf-8")
+    template = string.Template(text)
+    wanted = set(template.get_identifiers())
+    missing, extra = sorted(wanted - set(values)), sorted(set(values) - wanted)
+    if missing or extra:
+        raise KeyError(f"template {name!r}: missing values {missing}, unknown values {extra}")
+    return template.substitute({k: str(v) for k, v in values.items()})
+
+
+def render_function(fn: Function, *, with_code: bool = True) -> str:
+    """One function in the paper's five-part signature format."""
+    properties = fn.parameters.get("properties", {})
+    lines = [
+        f"## {fn.name}",
+        f"description: {fn.description}",
+        f"arguments: {json.dumps(properties, sort_keys=True, ensure_ascii=False)}",
+        f"packages: {' '.join(fn.packages) or '(none)'}",
+    ]
+    if with_code:
+        lines += ["code:", "```python", fn.code.rstrip("\n"), "```"]
+    return "\n".join(lines)
+
+
+def render_function_set(function_set: FunctionSet) -> str:
+    """Every function of the set, or a note that it is empty."""
+    if not len(function_set):
+        return "(no functions: the assistant can only run Python code it writes itself)"
+    return "\n\n".join(render_function(fn) for fn in function_set)
+
+
+def _render_failure(index: int, best: FunctionSet, failed: FunctionSet, score: float, *, with_code: bool) -> str:
+    diff = best.diff(failed)
+    lines = [f"## Failed set {index}: success rate {score:.4f}", f"Changes from List A: {diff.describe()}"]
+    for name in diff.added + diff.revised:
+        kind = "added" if name in diff.added else "revised"
+        body = render_function(failed[name], with_code=with_code)
+        lines.append(body.replace(f"## {name}", f"### {name} ({kind})", 1))
+    return "\n".join(lines)
+
+
+def _render_failures(
+    best: FunctionSet, failures: Sequence[tuple[FunctionSet, float]], *, with_code: bool
+) -> str:
+    if not failures:
+        return "(empty: no set has failed since List A became the best)"
+    ordered = sorted(failures, key=lambda pair: pair[1])
+    return "\n\n".join(
+        _render_failure(i, best, fs, score, with_code=with_code) for i, (fs, score) in enumerate(ordered, 1)
+    )
+
+
+def _render_table(results: Sequence[TaskResult]) -> str:
+    if not results:
+        return "(no tasks)"
+    return "\n".join(f"{r.task_id}: {1 if r.correct else 0}" for r in results)
+
+
+def _history_header(result: TaskResult) -> str:
+    status = "solved (1)" if result.correct else "failed (0)"
+    return f"## Task {result.task_id}: {status}\n"
+
+
+def _allocate(headers: Sequence[int], bodies: Sequence[int], available: int) -> tuple[int, int]:
+    """How many entries to keep (in priority order) and the cap on each body.
+
+    Keeps the most entries whose bodies, cut to ``MIN_HISTORY_CHARS``, fit;
+    then the largest cap for which the kept entries fit.
+    """
+    total = sum(headers) + sum(bodies)
+    if total <= available:
+        return len(bodies), max(bodies, default=0)
+    used, keep = 0, 0
+    for head, body in zip(headers, bodies):
+        cost = head + min(body, MIN_HISTORY_CHARS)
+        if used + cost > available:
+            break
+        used, keep = used + cost, keep + 1
+    if keep == 0:
+        return 0, 0
+    fixed = sum(headers[:keep])
+    kept = sorted(bodies[:keep])
+    lo, hi = min(MIN_HISTORY_CHARS, kept[-1]), kept[-1]
+    while lo < hi:  # largest cap c with fixed + sum(min(b, c)) <= available
+        mid = (lo + hi + 1) // 2
+        if fixed + sum(min(b, mid) for b in kept) <= available:
+            lo = mid
+        else:
+            hi = mid - 1
+    return keep, lo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptimizerPrompt:
+    """The first user message of an optimizer step and what was cut to fit it.
+
+    Attributes:
+        text: the prompt.
+        tokens_estimate: :func:`estimate_tokens` of ``text``.
+        budget_tokens: the budget it was built for.
+        cut: one line per kind of cut (empty when nothing was cut).
+    """
+
+    text: str
+    tokens_estimate: int
+    budget_tokens: int
+    cut: tuple[str, ...]
+
+
+def build_prompt(
+    *,
+    best: FunctionSet,
+    best_score: float,
+    report: Report,
+    failures: Sequence[tuple[FunctionSet, float]],
+    trial: FunctionSet | None = None,
+    max_actions: int,
+    allowed_modules: Sequence[str],
+    budget_tokens: int,
+) -> OptimizerPrompt:
+    """Build the optimizer prompt for List A = ``best`` within ``budget_tokens``.
+
+    Args:
+        best: List A, the best set so far.
+        best_score: its training success rate (0..1).
+        report: the evaluation of ``best`` on the training tasks (histories and table).
+        failures: the failure record, (set, score) pairs in any order.
+        trial: List B; ``None`` or equal to ``best`` when no change was made yet.
+        max_actions: how many changes the step allows (told to the model).
+        allowed_modules: the sandbox's import allow-list (told to the model).
+        budget_tokens: the estimated-token budget of the prompt.
+
+    Returns:
+        The prompt text, its estimated size and what was cut.
+
+    Example:
+        >>> build_prompt(best=fs, best_score=0.5, report=report, failures=(), max_actions=3,
+        ...              allowed_modules=["math"], budget_tokens=60_000).cut   # doctest: +SKIP
+        ()
+    """
+    if budget_tokens <= 0:
+        raise ValueError("budget_tokens must be positive")
+    budget_chars = budget_tokens * CHARS_PER_TOKEN
+    results = tuple(report.results)
+    trial = best if trial is None else trial
+    cut: list[str] = []
+    values: dict[str, object] = {
+        "max_actions": max_actions,
+        "allowed_modules": ", ".join(allowed_modules) or "(none)",
+        "best_score": f"{best_score:.4f}",
+        "n_correct": sum(1 for r in results if r.correct),
+        "n_tasks": len(results),
+        "list_a": render_function_set(best),
+        "list_b": "(same as List A: no change yet in this step)"
+        if trial == best
+        else render_function_set(trial),
+        "table": _render_table(results),
+    }
+    failures_text = _render_failures(best, failures, with_code=True)
+    if len(failures_text) > _FAILURE_SHARE * budget_chars:
+        failures_text = _render_failures(best, failures, with_code=False)
+        cut.append(f"failure record: code of {len(failures)} failed sets omitted (changes and scores kept)")
+    values["failures"] = failures_text
+
+    ordered = sorted(results, key=lambda r: r.correct)  # stable: failed first, each in report order
+    headers = [_history_header(r) for r in ordered]
+    bodies = [render_compact(r.trajectory, _UNCUT) for r in ordered]
+    note_room = 400  # the histories note is at most this long
+    fixed = len(render_template("optimizer", {**values, "histories": "", "histories_note": ""}))
+    available = max(0, budget_chars - fixed - note_room - 2 * len(ordered))
+    keep, cap = _allocate([len(h) for h in headers], [len(b) for b in bodies], available)
+    shortened = sum(1 for b in bodies[:keep] if len(b) > cap)
+    entries = [
+        h + (b if len(b) <= cap else render_compact(r.trajectory, cap))
+        for h, b, r in zip(headers[:keep], bodies[:keep], ordered[:keep])
+    ]
+    values["histories"] = "\n\n".join(entries) if entries else "(omitted: see the note above)"
+    omitted = ordered[keep:]
+    notes = []
+    if shortened:
+        cut.append(f"histories: {shortened} of {len(ordered)} cut in the middle to at most {cap} characters")
+        notes.append(f"{shortened} histories are shortened (long lines and the middle cut, marked [... N chars cut ...])")
+    if omitted:
+        failed = sum(1 for r in omitted if not r.correct)
+        cut.append(
+            f"histories: {len(omitted)} of {len(ordered)} omitted ({failed} failed, {len(omitted) - failed} solved)"
+        )
+        notes.append(
+            f"the histories of {len(omitted)} tasks ({failed} failed, {len(omitted) - failed} solved) are omitted"
+        )
+    if notes:
+        values["histories_note"] = (
+            "To fit the prompt budget, " + "; ".join(notes) + ". Failed tasks come first; "
+            "the per-task table below still lists every task."
+        )
+    else:
+        values["histories_note"] = f"The conversations of all {len(ordered)} tasks, failed tasks first."
+    text = render_template("optimizer", values)
+    tokens = estimate_tokens(text)
+    if tokens > budget_tokens:
+        cut.append(
+            f"over budget: ~{tokens} tokens for a {budget_tokens}-token budget "
+            "(List A, List B and the per-task table are never cut)"
+        )
+    return OptimizerPrompt(text=text, tokens_estimate=tokens, budget_tokens=budget_tokens, cut=tuple(cut))
