@@ -1,0 +1,53 @@
+"""Errors of the ``tasks`` package.
+
+Tree (below ``functions.FnforgeError``)::
+
+    TaskError                exit 6   task data or a task selection is unusable
+    ├── TaskSpecError        exit 2   a task-set spec string is malformed (a usage error)
+    ├── TaskDataError        exit 6   a data file is missing or corrupt (.path, .line)
+    └── TaskSplitError       exit 6   a train/test split cannot be made or restored
+
+Answers are untrusted model output: scoring one never raises, it returns False.
+"""
+
+from __future__ import annotations
+
+from functions import FnforgeError
+
+__all__ = ["TaskDataError", "TaskError", "TaskSpecError", "TaskSplitError"]
+
+
+class TaskError(FnforgeError):
+    """Root of the task errors; raised directly for a task set that yields no tasks."""
+
+    exit_code = 6
+
+
+class TaskSpecError(TaskError):
+    """Raised when a task-set spec such as ``math:algebra@level5`` cannot be parsed.
+
+    ``spec`` is the offending text. Exit code 2: it is a usage error.
+    """
+
+    exit_code = 2
+
+    def __init__(self, spec: str, reason: str) -> None:
+        self.spec = spec
+        super().__init__(f"bad task set {spec!r}: {reason}")
+
+
+class TaskDataError(TaskError):
+    """Raised when a data file is missing, unreadable or has a corrupt record.
+
+    ``path`` names the file; ``line`` the 1-based line when one is known.
+    """
+
+    def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path} line {line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+class TaskSplitError(TaskError):
+    """Raised when a split asks for more tasks than its pool has, or a recorded split no longer matches."""

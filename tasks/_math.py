@@ -1,0 +1,81 @@
+r"""MATH answers: LaTeX equivalence through the ``math-verify`` library.
+
+math-verify is called with its own (signal-based) timeouts turned off, so it
+works in any thread and leaves SIGALRM alone; :func:`call_with_deadline` bounds
+the time instead. It is imported on first use: it pulls in sympy (~0.25 s).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tasks._deadline import DeadlineExceeded, call_with_deadline
+
+__all__ = ["MAX_MATH_ANSWER_CHARS", "score_math"]
+
+MAX_MATH_ANSWER_CHARS = 1000
+"""Longer answers are wrong without parsing: parse time grows with length, and no MATH answer is near it."""
+
+_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+# Inputs whose evaluation is one long C-level integer operation: no timeout can
+# stop those (signals and async exceptions both wait for the next bytecode).
+# A nested exponent (a^{b^c}, a^b^c, a**b**c) or an exponent of 7+ digits.
+# No MATH reference answer has either (checked over all 12,500).
+_COSTLY = re.compile(
+    r"\^\s*\{[^{}]*\^"  # ^{ ... ^
+    r"|(?:\^|\*\*)\s*\{?\s*\(?\s*[\d.]+\s*\)?\s*\}?\s*(?:\^|\*\*)"  # ^2^3, **2**3
+    r"|(?:\^|\*\*)\s*\{?\s*\(?\s*\d{7,}"  # ^{1234567}
+)
+
+
+def _unwrap(answer: str) -> str:
+    """Strip math delimiters around a whole answer and a final full stop."""
+    text = answer.strip()
+    for left, right in _DELIMITERS:
+        if len(text) > len(left) + len(right) and text.startswith(left) and text.endswith(right):
+            text = text[len(left) : -len(right)].strip()
+            break
+    return text.removesuffix(".").strip()
+
+
+def _equivalent(reference: str, answer: str) -> bool:
+    from math_verify import parse, verify  # type: ignore[import-untyped]  # noqa: PLC0415  # slow import
+
+    # The library's docs: wrap the gold answer in \boxed{} (or $...$) so the LaTeX
+    # extractor, not the plain-expression one, reads it. gold first, order matters.
+    gold = parse(f"\\boxed{{{reference}}}", parsing_timeout=None)
+    guess = parse(f"\\boxed{{{answer}}}", parsing_timeout=None)
+    if not gold or not guess:
+        return False
+    return bool(verify(gold, guess, timeout_seconds=None))
+
+
+def score_math(reference: str, answer: str, *, timeout_s: float = 5.0) -> bool:
+    r"""True when ``answer`` is mathematically equivalent to the MATH reference.
+
+    Both sides are read as LaTeX by math-verify (``\frac12`` = ``0.5`` =
+    ``1/2``; sets, intervals, tuples, matrices, equations, ``\text{}`` units,
+    ``^\circ``, ``\%``). Thread-safe; never raises for any answer text.
+
+    Args:
+        reference: the dataset's answer, e.g. ``\frac{\sqrt{3}}{2}``.
+        answer: the extracted answer (see :func:`extract_answer`); on both sides
+            surrounding ``$...$``, ``\(...\)`` and a final full stop are ignored.
+        timeout_s: time limit for parsing and comparing; past it the answer counts as wrong.
+
+    Returns:
+        Whether the answer is correct.
+
+    Example:
+        >>> score_math(r"\frac{\sqrt{3}}{2}", r"$\frac{1}{2}\sqrt3$")
+        True
+    """
+    text, gold = _unwrap(answer), _unwrap(reference)
+    if not text or not gold or len(text) > MAX_MATH_ANSWER_CHARS or _COSTLY.search(text):
+        return False
+    try:
+        return call_with_deadline(lambda: _equivalent(gold, text), timeout_s)
+    except DeadlineExceeded:
+        return False
+    except Exception:  # noqa: BLE001  # a parser bug on hostile text is a wrong answer, not a crash
+        return False
