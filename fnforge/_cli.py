@@ -7,6 +7,7 @@ Command modules are ``fnforge/_cmd_*.py``; each registers its commands on
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import sys
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
 
     Example: fnforge init demo && fnforge -C demo log
     """
+    # math-verify logs a line per process when its signal timeouts are off (we use our own).
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
     ctx.obj = AppContext(directory=directory, debug=debug)
 
 
