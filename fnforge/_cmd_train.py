@@ -1,0 +1,218 @@
+"""``fnforge train``: the paper's Algorithm 2 on the checked-out branch, live, resumable, on a budget.
+
+The command resolves flags, ``fnforge.toml`` and the environment into the
+library's objects (tasks, LLM clients, sandbox, caches), then runs one
+:class:`optimizer.Trainer` and prints its summary. ``--resume`` rebuilds the
+same run from its record (``.git/fnforge/runs/<run>/run.json``); only the
+stop rules (``--epochs``, ``--patience``, ``--max-steps``), the budget, the
+test-time policy and the connection settings may change on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+from rich.console import Console
+
+import registry
+from agents import AgentConfig, LLMClient
+from fnforge._cli import AppContext, cli, pass_app
+from fnforge._config import ToolsetConfig, load_config
+from fnforge._live_view import LiveView, PlainView, print_summary
+from fnforge._runtime import PRICES, data_option, llm_config, llm_options, open_eval_cache, open_sandbox
+from optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
+from tasks import Task, make_splits
+
+__all__: list[str] = []
+
+# Settings that make a run what it is: fixed by its record, refused with --resume.
+_IDENTITY = ("task", "agent", "n_train", "n_test", "seed", "batch", "accept", "model", "optimizer_model",
+             "max_actions", "max_retries", "max_turns")
+
+
+@cli.command("train")
+@click.option("--task", help="Task set (default: fnforge.toml's), e.g. math:algebra, gsm8k, jsonl:qa.jsonl.")
+@click.option("--agent", type=click.Choice(["tool", "react"]), help="Agent system (default: fnforge.toml's).")
+@click.option("--train", "n_train", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Training tasks.")
+@click.option("--test", "n_test", type=click.IntRange(min=0), default=80, show_default=True,
+              help="Test tasks (0: no test evaluation).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the train/test split and the batches.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Stop after this many accepted updates.")
+@click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Early stop after this many steps in a row without improvement.")
+@click.option("--max-steps", type=click.IntRange(min=0), help="Stop after this many optimizer steps.")
+@click.option("--max-actions", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Optimizer actions per step.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Corrected attempts after a rejected action.")
+@click.option("--max-turns", type=click.IntRange(min=1), default=10, show_default=True,
+              help="LLM calls per task for the agent.")
+@click.option("--accept", type=click.Choice(["strict", "ties"]), default="strict", show_default=True,
+              help="Accept only a better score (the paper), or also an equal one (the authors' code).")
+@click.option("--batch", type=click.IntRange(min=1), help="Evaluate each step on a seeded random batch of N tasks.")
+@click.option("--test-functions", type=click.Choice(["all", "used"]), default="all", show_default=True,
+              help="Test with all functions, or only those used successfully in the last training evaluation.")
+@click.option("--optimizer-model", help="The optimizer's model (default: --model).")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="Stop cleanly once the run spent this many tokens.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True),
+              help="Stop cleanly once the run spent this many US dollars.")
+@click.option("--dry-run", is_flag=True, help="Print the LLM calls and tokens a run would take; call nothing.")
+@click.option("--resume", is_flag=True, help="Continue the branch's interrupted run where its commits end.")
+@click.option("--run", "run_id", help="With --resume: the run id to continue (default: the branch's latest).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary (or the dry-run plan) as JSON.")
+@llm_options
+@data_option
+@pass_app
+@click.pass_context
+def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> None:
+    """Train the branch's functions: optimizer step, evaluate, commit, roll back, early stop.
+
+    Every step is a commit (Status: accepted | rejected, with its Score); a
+    rejected trial is followed by a roll-back commit to the best. The run's
+    summary is written to .git/fnforge/runs/<run>/summary.json. Set
+    OPENAI_API_KEY, or --base-url (OPENAI_BASE_URL) for a local server.
+
+    Example: fnforge train --task math:algebra --train 20 --test 80 --model gpt-4o-mini
+    """
+    repo = registry.open(app.directory)
+    try:
+        config = load_config(repo.path)
+        branch = repo.head_branch
+        if branch is None:
+            raise click.UsageError("HEAD is detached; switch to a branch to train it")
+        record = None
+        if options["resume"]:
+            record = find_run(repo, branch, options["run_id"])
+            _refuse_identity_changes(ctx, record)
+            settings = dict(record.settings)
+            train_config = replace(record.config, **_overrides(ctx, options))
+        else:
+            if options["run_id"] is not None:
+                raise click.UsageError("--run needs --resume")
+            settings = _settings(options, config)
+            train_config = _train_config(options)
+        data_dir = options["data_dir"] or (Path(settings["data_dir"]) if settings.get("data_dir") else None)
+        train, test, label = _tasks(settings, data_dir)
+        if options["dry_run"]:
+            plan = plan_run(repo.read(branch), train, test, AgentConfig(kind=settings["agent"],
+                            max_turns=settings["max_turns"]), train_config, max_actions=settings["max_actions"],
+                            max_retries=settings["max_retries"], prices=PRICES, model=settings["model"],
+                            optimizer_model=settings["optimizer_model"])
+            click.echo(json.dumps(plan.to_dict(), indent=2) if options["as_json"] else _plan_text(plan, settings))
+            return
+        summary = _run(repo, config, settings, train_config, record, train, test, label, options)
+    finally:
+        repo.close()
+    if options["as_json"]:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print_summary(_console(), summary, epochs=train_config.epochs, patience=train_config.patience)
+
+
+def _settings(options: Mapping[str, Any], config: ToolsetConfig) -> dict[str, Any]:
+    model = options["model"] or config.model
+    data_dir = options["data_dir"]
+    return {"task": options["task"] or config.task, "agent": options["agent"] or config.agent,
+            "n_train": options["n_train"], "n_test": options["n_test"], "seed": options["seed"], "model": model,
+            "optimizer_model": options["optimizer_model"] or config.optimizer_model or model,
+            "max_actions": options["max_actions"], "max_retries": options["max_retries"],
+            "max_turns": options["max_turns"], "data_dir": str(Path(data_dir).absolute()) if data_dir else None}
+
+
+def _train_config(options: Mapping[str, Any]) -> TrainConfig:
+    return TrainConfig(epochs=options["epochs"], patience=options["patience"], max_steps=options["max_steps"],
+                       accept=options["accept"], batch=options["batch"], seed=options["seed"],
+                       concurrency=options["concurrency"], test_functions=options["test_functions"],
+                       max_tokens=options["max_tokens"], max_cost=options["max_cost"])
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _refuse_identity_changes(ctx: click.Context, record: RunRecord) -> None:
+    for name in _IDENTITY:
+        if _given(ctx, name):
+            flag = {"n_train": "train", "n_test": "test"}.get(name, name).replace("_", "-")
+            raise click.UsageError(f"--{flag} cannot change when resuming run {record.run_id}; "
+                                   "start a new run instead")
+
+
+def _overrides(ctx: click.Context, options: Mapping[str, Any]) -> dict[str, Any]:
+    names = ("epochs", "patience", "max_steps", "max_tokens", "max_cost", "concurrency", "test_functions")
+    return {name: options[name] for name in names if _given(ctx, name)}
+
+
+def _tasks(settings: Mapping[str, Any], data_dir: Path | None) -> tuple[tuple[Task, ...], tuple[Task, ...], str]:
+    splits = make_splits(settings["task"], n_train=settings["n_train"], n_test=settings["n_test"],
+                         seed=settings["seed"], data_dir=data_dir)
+    return splits.train.tasks, splits.test.tasks, splits.train.spec
+
+
+def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str, Any], train_config: TrainConfig,
+         record: RunRecord | None, train: tuple[Task, ...], test: tuple[Task, ...], label: str,
+         options: Mapping[str, Any]) -> RunSummary:
+    concurrency, use_cache = options["concurrency"], not options["no_cache"]
+    agent_llm = llm_config(settings["model"], base_url=options["base_url"], state_dir=repo.state_dir,
+                           use_cache=use_cache, concurrency=concurrency)
+    optimizer_llm = replace(agent_llm, model=settings["optimizer_model"])
+    agent = AgentConfig(kind=settings["agent"], max_turns=settings["max_turns"])
+    console = _console()
+    live = console.is_terminal and not options["as_json"]
+    view = LiveView(console) if live else PlainView(lambda line: click.echo(line, err=options["as_json"]))
+
+    async def train_async() -> RunSummary:
+        async with LLMClient(agent_llm) as client, LLMClient(optimizer_llm) as optimizer_client:
+            with open_sandbox(config, workers=concurrency) as sandbox:
+                optimizer = AgentOptimizer(optimizer_client, sandbox, policy=sandbox.policy,
+                                           max_actions=settings["max_actions"], max_retries=settings["max_retries"])
+                trainer = Trainer(repo, train=train, test=test, agent=agent, client=client, optimizer=optimizer,
+                                  sandbox=sandbox, config=train_config, tasks_label=label, on_event=view,
+                                  cache=open_eval_cache(repo.state_dir, enabled=use_cache))
+                if record is not None:
+                    return await trainer.resume(record)
+                return await trainer.run(settings=settings)
+
+    try:
+        with view if isinstance(view, LiveView) else nullcontext():
+            return asyncio.run(train_async())
+    except KeyboardInterrupt:
+        click.echo("Interrupted. Every finished step is committed; continue with: fnforge train --resume", err=True)
+        sys.exit(130)
+
+
+def _console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=120, highlight=False)
+
+
+def _plan_text(plan: DryRunPlan, settings: Mapping[str, Any]) -> str:
+    def calls(e: Any) -> str:
+        return f"{e.calls_typical:,} LLM calls (at most {e.calls_max:,}), ~{e.tokens:,} tokens"
+
+    batch = f" (batch of {plan.step_tasks})" if plan.step_tasks < plan.train_tasks else ""
+    typical = plan.step
+    lines = [
+        "Dry run: no LLM is called. Estimates (4 characters a token, typical 2 agent calls per task):",
+        f"  tasks            {plan.train_tasks} train{batch}, {plan.test_tasks} test",
+        f"  initial eval     {calls(plan.initial)}",
+        f"  per step         {calls(typical)}",
+        f"    optimizer      {calls(plan.optimizer_step)}  [{settings['optimizer_model']}]",
+        f"    evaluation     {calls(plan.evaluation_step)}  [{settings['model']}]",
+        f"  test eval        {calls(plan.test)}",
+        f"  steps            at most {plan.max_steps} (epochs x patience, or --max-steps)",
+        f"  estimated cost   ${plan.cost(1):.4f} for 1 step, ${plan.cost(plan.max_steps):.2f} for "
+        f"{plan.max_steps} steps (list prices; 0 for unpriced models)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,158 @@
+"""The trainer's event stream: what a live view (or a log) needs to follow a run.
+
+:class:`~optimizer.Trainer` calls its ``on_event`` callback, synchronously and
+from the event loop, with one of these frozen records. The rich display in
+``fnforge/_live_view.py`` renders them; a test can simply append them to a list.
+
+Order of a run::
+
+    RunStarted
+    PhaseStarted(step=0, phase=INITIAL)  TaskDone...  StepFinished(step=0, status=initial)
+    PhaseStarted(step=1, phase=OPTIMIZE) PhaseStarted(step=1, phase=EVALUATE) TaskDone...
+        StepFinished(step=1, status=accepted | rejected | unchanged)
+    ...
+    PhaseStarted(phase=TEST) TaskDone...  RunFinished
+
+A resumed run starts with ``RunStarted(resumed=True)`` and replays nothing:
+its first ``StepFinished`` is the first step it runs itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from optimizer._summary import RunSummary
+
+__all__ = [
+    "EventSink",
+    "Phase",
+    "PhaseStarted",
+    "RunFinished",
+    "RunStarted",
+    "Spend",
+    "StepFinished",
+    "StepStatus",
+    "TaskDone",
+    "TrainEvent",
+]
+
+
+class Phase(str, enum.Enum):
+    """What the trainer is doing."""
+
+    INITIAL = "initial"  # evaluating the starting set on the training tasks
+    OPTIMIZE = "optimize"  # the optimizer LLM proposes actions
+    EVALUATE = "evaluate"  # evaluating the trial set on the training tasks (or batch)
+    BASELINE = "baseline"  # batch mode: evaluating the best set on this step's batch
+    TEST = "test"  # evaluating the best set on the test split
+
+
+class StepStatus(str, enum.Enum):
+    """How a step ended. ``UNCHANGED``: the optimizer changed nothing (no commit)."""
+
+    INITIAL = "initial"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spend:
+    """Tokens and US dollars the run has spent on LLM calls so far (cache hits are free)."""
+
+    tokens: int = 0
+    cost: float = 0.0
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(tokens=self.tokens + other.tokens, cost=self.cost + other.cost)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted:
+    """A run (new or resumed) begins.
+
+    ``max_steps`` is None when unbounded; ``step`` is the last step already done
+    (0 for a new run).
+    """
+
+    run_id: str
+    branch: str
+    resumed: bool
+    train_tasks: int
+    test_tasks: int
+    epochs: int
+    patience: int
+    max_steps: int | None
+    step: int
+    spent: Spend
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseStarted:
+    """Step ``step`` enters ``phase``; ``total`` tasks will be evaluated (0 for OPTIMIZE)."""
+
+    step: int
+    phase: Phase
+    total: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskDone:
+    """One task of the current phase finished (``cached``: no LLM call was made)."""
+
+    step: int
+    phase: Phase
+    done: int
+    total: int
+    correct: int
+    cached: bool
+    spent: Spend
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFinished:
+    """A step ended.
+
+    Attributes:
+        step: 0 for the initial evaluation, then 1, 2, ...
+        epoch: accepted updates so far (after this step).
+        status: initial, accepted, rejected or unchanged.
+        score: the step's training score (the trial's; for unchanged, the best's).
+        best_score: the best training score after this step.
+        subject: the commit subject (or what happened, for an unchanged step).
+        commit: the trial commit (None for an unchanged step).
+        rollback: the roll-back commit after a rejection.
+        rejections: proposals rejected at validation during the step.
+        stale: consecutive non-improving steps after this one.
+        spent: the run's spend so far.
+    """
+
+    step: int
+    epoch: int
+    status: StepStatus
+    score: float
+    best_score: float
+    subject: str
+    commit: str | None
+    rollback: str | None
+    rejections: int
+    stale: int
+    spent: Spend
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished:
+    """The run ended; ``summary`` is what :meth:`Trainer.run` returns."""
+
+    summary: RunSummary
+
+
+TrainEvent = Union[RunStarted, PhaseStarted, TaskDone, StepFinished, RunFinished]
+"""Any event of the stream."""
+
+EventSink = Callable[[TrainEvent], None]
+"""The ``on_event`` callback type."""

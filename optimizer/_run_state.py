@@ -1,0 +1,344 @@
+"""A training run's identity and checkpoint: the run record, the step journal, and the state rebuilt from ``git log``.
+
+The registry is the checkpoint. Every committed step carries ``Run`` and
+``Step`` trailers, so :func:`reconstruct` replays a run's commits (oldest
+first) to recover the best set, the failure record (rejected trials since the
+last acceptance, with their scores), the accepted-epoch count, the consecutive
+non-improving count and the step number. Two things are not in commits and
+live under ``<git-dir>/fnforge/runs/<run>/``:
+
+- ``run.json``: the :class:`RunRecord`, written before the run's first commit:
+  the training configuration and the caller's settings (task set, models...),
+  so ``--resume`` rebuilds the same run;
+- ``steps.jsonl``: one line per finished step (appended, fsynced): steps that
+  committed nothing (the optimizer changed nothing) and the run's spend so far.
+  Lines of committed steps are informational; the log wins.
+
+A step killed half-way left no commit and is done again on resume (the
+evaluation cache makes the re-scoring free). A rejected trial whose roll-back
+commit is missing (a kill between the two commits) is reported in
+:attr:`Checkpoint.pending_rollback` for the trainer to repair.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from functions import FunctionSet
+from optimizer._exceptions import OptimizerError
+from optimizer._live import Spend, StepStatus
+from optimizer._train_config import TrainConfig
+
+if TYPE_CHECKING:
+    from registry import Repository, Version
+
+__all__ = [
+    "Checkpoint",
+    "RunRecord",
+    "StepRecord",
+    "TrainingError",
+    "append_step",
+    "find_run",
+    "new_run_id",
+    "reconstruct",
+    "run_dir",
+    "run_lock",
+    "save_record",
+]
+
+SCHEMA_VERSION = 1
+
+
+class TrainingError(OptimizerError):
+    """Raised when a run cannot start, resume or continue: the branch is locked by another trainer or
+    moved on since the run, the run is unknown, its tasks differ, or an evaluation had provider failures."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """What identifies a run and lets ``--resume`` rebuild it (``runs/<run>/run.json``).
+
+    Attributes:
+        run_id: ``YYYYMMDD-HHMMSS-xxxx``; the ``Run`` trailer of its commits.
+        branch: the branch it trains.
+        created: ISO time it started.
+        config: the training configuration.
+        train_hash, test_hash: content hashes of the training and test task lists.
+        settings: the caller's own JSON-safe settings (the CLI keeps task set,
+            sizes, models and agent here to rebuild the same run).
+    """
+
+    run_id: str
+    branch: str
+    created: str
+    config: TrainConfig
+    train_hash: str
+    test_hash: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form with ``schema_version``."""
+        return {"schema_version": SCHEMA_VERSION, "run_id": self.run_id, "branch": self.branch,
+                "created": self.created, "config": self.config.to_dict(), "train_hash": self.train_hash,
+                "test_hash": self.test_hash, "settings": dict(self.settings)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Read :meth:`to_dict` output.
+
+        Raises:
+            ValueError: another schema version or a missing field.
+        """
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"run record schema_version {data.get('schema_version')!r} is not supported")
+        try:
+            return cls(run_id=str(data["run_id"]), branch=str(data["branch"]), created=str(data["created"]),
+                       config=TrainConfig.from_dict(data["config"]), train_hash=str(data["train_hash"]),
+                       test_hash=str(data["test_hash"]), settings=dict(data.get("settings") or {}))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"run record is invalid: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord:
+    """One finished step, as the summary and the learning curve show it."""
+
+    step: int
+    epoch: int
+    status: StepStatus
+    score: float
+    best_score: float
+    subject: str
+    commit: str | None = None
+    rollback: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {"step": self.step, "epoch": self.epoch, "status": self.status.value, "score": self.score,
+                "best_score": self.best_score, "subject": self.subject, "commit": self.commit,
+                "rollback": self.rollback}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
+        """Read :meth:`to_dict` output."""
+        return cls(step=int(data["step"]), epoch=int(data["epoch"]), status=StepStatus(data["status"]),
+                   score=float(data["score"]), best_score=float(data["best_score"]), subject=str(data["subject"]),
+                   commit=data.get("commit"), rollback=data.get("rollback"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    """A run's state as rebuilt from its commits and journal.
+
+    ``best`` is None when the initial evaluation was never committed (the run
+    starts from the branch tip). ``failures`` pairs each rejected trial's
+    version with its set and score, oldest first.
+    """
+
+    step: int = 0
+    epoch: int = 0
+    stale: int = 0
+    best: Version | None = None
+    best_score: float = 0.0
+    initial_score: float | None = None
+    failures: tuple[tuple[Version, FunctionSet, float], ...] = ()
+    pending_rollback: Version | None = None
+    spent: Spend = Spend()
+    history: tuple[StepRecord, ...] = ()
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A fresh run id, ``20261125-194012-ab12`` (local time + 4 random hex digits)."""
+    now = now or datetime.now()
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def run_dir(repo: Repository, run_id: str) -> Path:
+    """``<git-dir>/fnforge/runs/<run_id>/`` (created)."""
+    path = repo.state_dir / "runs" / run_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_record(repo: Repository, record: RunRecord) -> Path:
+    """Write ``runs/<run>/run.json`` atomically and return its path."""
+    path = run_dir(repo, record.run_id) / "run.json"
+    _write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _load_record(path: Path) -> RunRecord | None:
+    try:
+        return RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def find_run(repo: Repository, branch: str, run_id: str | None = None) -> RunRecord:
+    """The record of ``run_id``, or of the latest run on ``branch``.
+
+    Raises:
+        TrainingError: no such run (or no run on the branch to resume).
+    """
+    runs = repo.state_dir / "runs"
+    if run_id is not None:
+        record = _load_record(runs / run_id / "run.json")
+        if record is None:
+            raise TrainingError(f"no training run {run_id!r} in {runs}")
+        return record
+    candidates = sorted((p.parent.name for p in runs.glob("*/run.json")), reverse=True)
+    for name in candidates:
+        record = _load_record(runs / name / "run.json")
+        if record is not None and record.branch == branch:
+            return record
+    raise TrainingError(f"no training run to resume on branch {branch!r}; start one with `fnforge train`")
+
+
+def append_step(repo: Repository, run_id: str, record: StepRecord, spent: Spend) -> None:
+    """Append one finished step (and the run's spend so far) to ``runs/<run>/steps.jsonl``."""
+    line = json.dumps({**record.to_dict(), "tokens": spent.tokens, "cost": spent.cost}, sort_keys=True)
+    with open(run_dir(repo, run_id) / "steps.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _journal(repo: Repository, run_id: str) -> list[dict[str, Any]]:
+    path = repo.state_dir / "runs" / run_id / "steps.jsonl"
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue  # a line torn by a kill: the step is simply done again
+    return entries
+
+
+def _step_of(version: Version) -> int:
+    try:
+        return int(version.trailer("Step") or "")
+    except ValueError:
+        raise TrainingError(f"commit {version.short} of run {version.run} has no valid Step trailer") from None
+
+
+def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
+    """Rebuild a run's state from the branch's log and the run's journal.
+
+    Raises:
+        TrainingError: the branch moved on after the run's last commit (someone
+            else committed), so the run cannot continue there.
+    """
+    log = repo.log(record.branch)
+    mine = [v for v in log if v.run == record.run_id]
+    if mine and log[0].sha != mine[0].sha:
+        raise TrainingError(
+            f"branch {record.branch!r} moved past run {record.run_id} (tip {log[0].short} is not the run's); "
+            "start a new run instead")
+    events: list[tuple[int, int, Any]] = []
+    for order, version in enumerate(reversed(mine)):
+        step = 0 if version.status == "initial" else _step_of(version)
+        events.append((step, order, version))
+    committed = {step for step, _, v in events if v.status in ("initial", "accepted", "rejected")}
+    journal = _journal(repo, record.run_id)
+    for entry in journal:
+        if entry.get("status") == StepStatus.UNCHANGED.value and int(entry["step"]) not in committed:
+            events.append((int(entry["step"]), len(events) + 10**6, entry))
+    state = _Replay(repo)
+    for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
+        state.apply(item)
+    last = journal[-1] if journal else {}
+    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)))
+    return Checkpoint(step=state.step, epoch=state.epoch, stale=state.stale, best=state.best,
+                      best_score=state.best_score, initial_score=state.initial_score,
+                      failures=tuple(state.failures), pending_rollback=state.pending, spent=spent,
+                      history=tuple(state.history))
+
+
+class _Replay:
+    """Applies a run's commits and unchanged steps in step order (Algorithm 2's bookkeeping)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self.step = self.epoch = self.stale = 0
+        self.best: Version | None = None
+        self.best_score = 0.0
+        self.initial_score: float | None = None
+        self.failures: list[tuple[Version, FunctionSet, float]] = []
+        self.pending: Version | None = None
+        self.history: list[StepRecord] = []
+
+    def apply(self, item: Version | dict[str, Any]) -> None:
+        if isinstance(item, dict):
+            self.step, self.stale = int(item["step"]), self.stale + 1
+            self.history.append(StepRecord.from_dict(item))
+            return
+        version, score = item, item.score if item.score is not None else 0.0
+        if version.status == "rollback":
+            if self.pending is not None and self.history:
+                self.history[-1] = replace(self.history[-1], rollback=version.sha)
+            self.pending = None
+            return
+        step = 0 if version.status == "initial" else _step_of(version)
+        if version.status == "initial":
+            self.best, self.best_score, self.initial_score = version, score, score
+            status = StepStatus.INITIAL
+        elif version.status == "accepted":
+            self.best, self.best_score = version, score
+            self.epoch, self.stale, self.failures = self.epoch + 1, 0, []
+            status = StepStatus.ACCEPTED
+        elif version.status == "rejected":
+            self.failures.append((version, self.repo.read(version.sha), score))
+            self.stale, self.pending = self.stale + 1, version
+            status = StepStatus.REJECTED
+        else:
+            return  # a commit of another kind carrying the run id: nothing to replay
+        self.step = step
+        self.history.append(StepRecord(step=step, epoch=self.epoch, status=status, score=score,
+                                       best_score=self.best_score, subject=version.subject, commit=version.sha))
+
+
+@contextmanager
+def run_lock(repo: Repository, branch: str) -> Iterator[None]:
+    """Hold the training lock of ``branch`` (one trainer per branch, across processes).
+
+    Raises:
+        TrainingError: another trainer holds it.
+    """
+    path = repo.state_dir / "locks" / "train" / f"{branch}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise TrainingError(f"branch {branch!r} is being trained by pid {holder}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,402 @@
+"""The Trainer: the paper's Algorithm 2 over the registry, with resume, batches and a budget.
+
+One run (DESIGN.md §1, §3, §6)::
+
+    evaluate F0                   -> commit "epoch 0: initial evaluation"     Status: initial
+    repeat:
+        F' = AgentOptimizer.step(best, History(best, score, report, failures))
+        F' == best (TERMINATE, or every proposal rejected)
+                                  -> no commit; a non-improving step (journal only)
+        evaluate F' on the step's training tasks (all, or a seeded batch)
+        better than best          -> commit F'  Status: accepted; failures cleared
+        otherwise                 -> commit F'  Status: rejected; then a roll-back
+                                     commit to best (tree == best's); (F', score) joins failures
+    until `epochs` accepted, `patience` non-improving steps in a row, `max_steps`, or the budget
+    evaluate best on the test split (all functions, or those used) -> note on best's commit
+
+"Better" is strict (the paper) or ``>=`` with ``accept="ties"`` (the authors'
+code), comparing correct counts on the same tasks. A step that changed nothing
+is never accepted and commits nothing: there is no new set to record, and the
+registry would hold two commits with one tree. In batch mode every score is on
+a batch: the initial set on step 1's batch, and each step scores both the best
+set and the trial on its own batch (the cache makes repeats free).
+
+Every trial commit carries ``Run`` and ``Step`` trailers, so the log is the
+checkpoint (see :mod:`optimizer._run_state`). Commits and roll-backs happen with
+no ``await`` between them; only SIGKILL can separate them, and
+:meth:`Trainer.resume` repairs that. A trial evaluation with provider failures
+commits nothing and stops the run with :class:`TrainingError` (resume later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from functions import FunctionSet
+from tasks import selection_hash
+from optimizer._agent_optimizer import Failure, History, StepResult
+from optimizer._evaluation import Report, TaskResult, evaluate
+from optimizer._live import (
+    EventSink, Phase, PhaseStarted, RunFinished, RunStarted, Spend, StepFinished, StepStatus, TaskDone, TrainEvent,
+)
+from optimizer._run_state import (
+    Checkpoint, RunRecord, StepRecord, TrainingError, append_step, new_run_id, reconstruct, run_dir, run_lock,
+    save_record,
+)
+from optimizer._train_config import TrainConfig
+from optimizer._summary import RunStop, RunSummary, TestScore, write_summary
+
+if TYPE_CHECKING:
+    from agents import AgentConfig, LLMClient
+    from optimizer._agent_optimizer import AgentOptimizer
+    from optimizer._eval_cache import EvalCache
+    from registry import Repository, Version
+    from sandbox import Sandbox
+    from tasks import Task
+
+__all__ = ["Trainer", "tasks_hash"]
+
+
+def tasks_hash(tasks: Sequence[Task]) -> str:
+    """sha256 over the tasks' hashes, in order: the identity of a task list."""
+    return hashlib.sha256("\n".join(t.hash for t in tasks).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _State:
+    """The loop's mutable state (private to one ``Trainer._drive``)."""
+
+    step: int
+    epoch: int
+    stale: int
+    best: FunctionSet
+    best_version: Version
+    best_score: float
+    best_report: Report | None
+    initial_score: float
+    failures: list[Failure]
+    history: list[StepRecord]
+
+
+class Trainer:
+    """Trains a branch's function set with AgentOptimizer (the paper's Algorithm 2).
+
+    Args:
+        repo: the toolset repository (its branch is the checkpoint).
+        train, test: the training and test tasks.
+        agent: the agent system evaluated.
+        client: an open LLM client for the agents.
+        optimizer: the AgentOptimizer (it holds the optimizer's client).
+        sandbox: where tool calls run.
+        config: the knobs of Algorithm 2.
+        cache: the evaluation cache (re-scoring a set is then free).
+        branch: the branch to train; None means the checked-out one.
+        tasks_label: names the task set in the ``Tasks`` trailer (default: the tasks' domain).
+        on_event: receives the run's :data:`~optimizer.TrainEvent` stream.
+
+    Raises:
+        ValueError: no training tasks.
+        TrainingError: no branch named and HEAD is detached.
+
+    Example:
+        >>> trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
+        ...                   optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
+        ...                   sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))  # doctest: +SKIP
+        >>> summary = await trainer.run()                                          # doctest: +SKIP
+        >>> summary.best_score, summary.stop                                       # doctest: +SKIP
+        (0.65, <RunStop.PATIENCE: 'patience'>)
+    """
+
+    def __init__(self, repo: Repository, *, train: Sequence[Task], test: Sequence[Task], agent: AgentConfig,
+                 client: LLMClient, optimizer: AgentOptimizer, sandbox: Sandbox, config: TrainConfig = TrainConfig(),
+                 cache: EvalCache | None = None, branch: str | None = None, tasks_label: str | None = None,
+                 on_event: EventSink | None = None) -> None:
+        if not train:
+            raise ValueError("Trainer needs at least one training task")
+        self.repo, self.train, self.test = repo, tuple(train), tuple(test)
+        self.agent, self.client, self.optimizer, self.sandbox = agent, client, optimizer, sandbox
+        self.config, self.cache, self._on_event = config, cache, on_event
+        self.branch = branch or repo.head_branch or ""
+        if not self.branch:
+            raise TrainingError("HEAD is detached; name the branch to train")
+        self.label = tasks_label or self.train[0].domain
+        clients = {id(client): client, id(optimizer.client): optimizer.client}
+        self._clients = tuple(clients.values())
+        self._spent_base, self._stats_base = Spend(), self._client_spend()
+        self._run_id = ""
+        self._started = 0.0
+
+    # -- entry points --------------------------------------------------------------
+
+    async def run(self, *, settings: Mapping[str, Any] | None = None) -> RunSummary:
+        """Start a new run on the branch and train until a stop condition.
+
+        Args:
+            settings: the caller's JSON-safe settings, kept in the run record for
+                :meth:`resume` (the CLI stores its task set, sizes and models).
+
+        Raises:
+            TrainingError: another trainer holds the branch, or an evaluation had provider failures.
+            agents.LLMError: the optimizer's provider failed.
+        """
+        record = RunRecord(run_id=new_run_id(), branch=self.branch, created=datetime.now().astimezone().isoformat(),
+                           config=self.config, train_hash=tasks_hash(self.train), test_hash=tasks_hash(self.test),
+                           settings=dict(settings or {}))
+        with run_lock(self.repo, self.branch):
+            save_record(self.repo, record)
+            return await self._drive(record, Checkpoint(), resumed=False)
+
+    async def resume(self, record: RunRecord) -> RunSummary:
+        """Continue an interrupted run (see :func:`~optimizer.find_run`) where its commits end.
+
+        The state (best, failure record, epoch and step counts, spend) comes
+        from the branch's log; a rejected trial without its roll-back is rolled
+        back first. Resuming a finished run repeats only the (cached) test
+        evaluation and rewrites the summary.
+
+        Raises:
+            TrainingError: the tasks differ from the run's, the branch moved on, or it is locked.
+        """
+        if record.branch != self.branch:
+            raise TrainingError(f"run {record.run_id} trains branch {record.branch!r}, not {self.branch!r}")
+        if record.train_hash != tasks_hash(self.train) or record.test_hash != tasks_hash(self.test):
+            raise TrainingError(f"the tasks differ from those of run {record.run_id}; resume with the same task set")
+        with run_lock(self.repo, self.branch):
+            return await self._drive(record, reconstruct(self.repo, record), resumed=True)
+
+    # -- the loop ------------------------------------------------------------------
+
+    async def _drive(self, record: RunRecord, checkpoint: Checkpoint, *, resumed: bool) -> RunSummary:
+        self._run_id, self._started = record.run_id, time.perf_counter()
+        self._spent_base, self._stats_base = checkpoint.spent, self._client_spend()
+        self._emit(RunStarted(run_id=record.run_id, branch=self.branch, resumed=resumed, train_tasks=len(self.train),
+                              test_tasks=len(self.test), epochs=self.config.epochs, patience=self.config.patience,
+                              max_steps=self.config.max_steps, step=checkpoint.step, spent=checkpoint.spent))
+        if checkpoint.pending_rollback is not None and checkpoint.best is not None:
+            self._rollback(checkpoint.best, epoch=checkpoint.epoch, step=checkpoint.step)
+        best = checkpoint.best
+        state = await self._initial() if best is None else self._restore(checkpoint, best)
+        stop = self._stop(state)
+        while stop is None:
+            stop = await self._step(state) or self._stop(state)
+        return await self._finish(state, stop, resumed)
+
+    def _restore(self, cp: Checkpoint, best: Version) -> _State:
+        return _State(step=cp.step, epoch=cp.epoch, stale=cp.stale, best=self.repo.read(best.sha),
+                      best_version=best, best_score=cp.best_score, best_report=None,
+                      initial_score=cp.initial_score if cp.initial_score is not None else cp.best_score,
+                      failures=[Failure(function_set=fs, score=s) for _, fs, s in cp.failures],
+                      history=list(cp.history))
+
+    def _stop(self, state: _State) -> RunStop | None:
+        cfg = self.config
+        if state.epoch >= cfg.epochs:
+            return RunStop.EPOCHS
+        if state.stale >= cfg.patience:
+            return RunStop.PATIENCE
+        if cfg.max_steps is not None and state.step >= cfg.max_steps:
+            return RunStop.MAX_STEPS
+        return RunStop.BUDGET if self._over_budget() else None
+
+    async def _initial(self) -> _State:
+        start = self.repo.read(self.branch)
+        tasks = self._tasks_for(1)
+        report = await self._evaluate(start, tasks, 0, Phase.INITIAL)
+        n = len(start)
+        subject = f"epoch 0: initial evaluation ({n} function{'s' if n != 1 else ''})"
+        version = self.repo.commit(start, subject=subject, body="", branch=self.branch,
+                                   trailers=self._trailers(report, "initial", epoch=0, step=0, tasks=tasks))
+        self._note(version.sha, report, 0, tasks)
+        record = StepRecord(step=0, epoch=0, status=StepStatus.INITIAL, score=report.accuracy,
+                            best_score=report.accuracy, subject=subject, commit=version.sha)
+        state = _State(step=0, epoch=0, stale=0, best=start, best_version=version, best_score=report.accuracy,
+                       best_report=report, initial_score=report.accuracy, failures=[], history=[])
+        self._finish_step(state, record, rejections=0)
+        return state
+
+    async def _step(self, state: _State) -> RunStop | None:
+        """One optimizer step; returns BUDGET when it was abandoned for the budget (nothing committed)."""
+        step = state.step + 1
+        tasks = self._tasks_for(step)
+        if state.best_report is None or self.config.batch is not None:
+            resumed = state.best_report is None
+            state.best_report = await self._evaluate(state.best, tasks, step, Phase.BASELINE)
+            best_sha = state.best_version.sha
+            if resumed and self.config.batch is None and "train" not in (self.repo.note(best_sha) or {}):
+                # killed between the best's commit and its note: write the (cached, identical) evidence now
+                self._note(best_sha, state.best_report, int(state.best_version.trailer("Step") or 0), tasks)
+        baseline = state.best_report
+        self._emit(PhaseStarted(step=step, phase=Phase.OPTIMIZE, total=0))
+        history = History(best=state.best, best_score=baseline.accuracy, report=baseline,
+                          failures=tuple(state.failures))
+        result = await self.optimizer.step(state.best, history)
+        self._save_transcript(step, result)
+        if self._over_budget():
+            return RunStop.BUDGET
+        trial = result.function_set
+        if trial.tree_hash == state.best.tree_hash:
+            what = "terminated" if result.terminated and not result.rejections else "no valid action"
+            record = StepRecord(step=step, epoch=state.epoch, status=StepStatus.UNCHANGED, score=baseline.accuracy,
+                                best_score=state.best_score, subject=f"epoch {state.epoch + 1}: no change ({what})")
+            state.step, state.stale = step, state.stale + 1
+            self._finish_step(state, record, rejections=len(result.rejections))
+            return None
+        report = await self._evaluate(trial, tasks, step, Phase.EVALUATE)
+        tie_wins = self.config.accept == "ties" and report.correct == baseline.correct
+        wins = report.correct > baseline.correct or tie_wins
+        status = "accepted" if wins else "rejected"
+        subject = f"epoch {state.epoch + 1}: {state.best.diff(trial).describe()}"
+        version = self.repo.commit(trial, subject=subject, body=_body(result), branch=self.branch,
+                                   trailers=self._trailers(report, status, epoch=state.epoch + 1, step=step,
+                                                           tasks=tasks))
+        rollback = None if wins else self._rollback(state.best_version, epoch=state.epoch, step=step)
+        self._note(version.sha, report, step, tasks, result)
+        state.step = step
+        if wins:
+            state.best, state.best_version, state.best_score = trial, version, report.accuracy
+            state.best_report, state.failures, state.epoch, state.stale = report, [], state.epoch + 1, 0
+        else:
+            state.failures.append(Failure(function_set=trial, score=report.accuracy))
+            state.stale += 1
+        record = StepRecord(step=step, epoch=state.epoch, status=StepStatus(status), score=report.accuracy,
+                            best_score=state.best_score, subject=subject, commit=version.sha,
+                            rollback=rollback.sha if rollback else None)
+        self._finish_step(state, record, rejections=len(result.rejections))
+        return None
+
+    async def _finish(self, state: _State, stop: RunStop, resumed: bool) -> RunSummary:
+        test = None
+        if self.test and stop is not RunStop.BUDGET:
+            if state.best_report is None:
+                state.best_report = await self._evaluate(state.best, self._tasks_for(max(state.step, 1)),
+                                                         state.step, Phase.BASELINE)
+            used = state.best_report.function_calls
+            functions = state.best if self.config.test_functions == "all" else FunctionSet(
+                tuple(f for f in state.best if used.get(f.name, 0) > 0))
+            report = await self._evaluate(functions, self.test, state.step, Phase.TEST)
+            self.repo.add_note(state.best_version.sha, report.notes_dict(
+                "test", split="test", run=self._run_id,
+                tasks=f"{self.label} ({len(self.test)} tasks, sha256:{selection_hash(self.test)[:12]})",
+                model=self.client.config.model, policy=self.config.test_functions, functions=list(functions.names)))
+            test = TestScore(accuracy=report.accuracy, n=report.n, correct=report.correct, ci95=report.ci95,
+                             policy=self.config.test_functions, functions=functions.names)
+        spent = self._spent()
+        counts = {s: sum(1 for r in state.history if r.status is s) for s in StepStatus}
+        path = run_dir(self.repo, self._run_id) / "summary.json"
+        summary = RunSummary(
+            run_id=self._run_id, branch=self.branch, stop=stop, steps=state.step, epochs=state.epoch,
+            rejected=counts[StepStatus.REJECTED], unchanged=counts[StepStatus.UNCHANGED],
+            initial_score=state.initial_score, best_score=state.best_score, best_commit=state.best_version.sha,
+            best_tree=state.best.tree_hash, best_functions=state.best.names, test=test, tokens=spent.tokens,
+            cost=spent.cost, wall_s=time.perf_counter() - self._started, resumed=resumed,
+            history=tuple(state.history), path=str(path))
+        write_summary(summary, path)
+        self._emit(RunFinished(summary=summary))
+        return summary
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _tasks_for(self, step: int) -> tuple[Task, ...]:
+        """The step's training tasks: all of them, or its seeded batch (file order kept)."""
+        size = self.config.batch
+        if size is None or size >= len(self.train):
+            return self.train
+        rng = random.Random(f"fnforge-batch:{self.config.seed}:{step}")
+        return tuple(self.train[i] for i in sorted(rng.sample(range(len(self.train)), size)))
+
+    async def _evaluate(self, function_set: FunctionSet, tasks: Sequence[Task], step: int, phase: Phase) -> Report:
+        self._emit(PhaseStarted(step=step, phase=phase, total=len(tasks)))
+        correct = 0
+
+        def progress(done: int, total: int, result: TaskResult) -> None:
+            nonlocal correct
+            correct += result.correct
+            self._emit(TaskDone(step=step, phase=phase, done=done, total=total, correct=correct,
+                                cached=result.cached, spent=self._spent()))
+
+        report = await evaluate(function_set, tasks, self.agent, client=self.client, sandbox=self.sandbox,
+                                cache=self.cache, concurrency=self.config.concurrency, progress=progress)
+        if report.errors:
+            first = next(r.error for r in report.results if r.error is not None)
+            raise TrainingError(f"{report.errors} of {report.n} tasks failed at the provider ({first}); "
+                                "nothing was committed for this step; run `fnforge train --resume` to continue")
+        return report
+
+    def _trailers(self, report: Report, status: str, *, epoch: int, step: int,
+                  tasks: Sequence[Task]) -> dict[str, str | int | float]:
+        return {"Score": report.accuracy, "Metric": "accuracy", "Split": "train", "Status": status, "Epoch": epoch,
+                "Step": step, "Tasks": self._describe(tasks), "Model": self.client.config.model,
+                "Optimizer-Model": self.optimizer.client.config.model, "Run": self._run_id}
+
+    def _describe(self, tasks: Sequence[Task]) -> str:
+        """The ``Tasks`` trailer; equals ``tasks.TaskSplit.describe()`` for the whole training split."""
+        digest = selection_hash(tasks)[:12]
+        if len(tasks) == len(self.train):
+            return f"{self.label} ({len(tasks)} tasks, sha256:{digest})"
+        return f"{self.label} (batch of {len(tasks)}/{len(self.train)} tasks, sha256:{digest})"
+
+    def _rollback(self, best: Version, *, epoch: int, step: int) -> Version:
+        return self.repo.rollback(to=best.sha, branch=self.branch, epoch=epoch, run=self._run_id,
+                                  trailers={"Step": step})
+
+    def _note(self, sha: str, report: Report, step: int, tasks: Sequence[Task],
+              result: StepResult | None = None) -> None:
+        data = report.notes_dict("train", split="train", run=self._run_id, step=step, tasks=self._describe(tasks),
+                                 model=self.client.config.model)
+        if result is not None:
+            data["optimizer"] = {"model": self.optimizer.client.config.model, "actions": result.describe(),
+                                 "rejections": list(result.rejections), "llm_calls": result.llm_calls,
+                                 "tokens": result.tokens, "cost": result.cost, "cut": list(result.cut),
+                                 "prompt_tokens_estimate": result.prompt_tokens_estimate}
+        self.repo.add_note(sha, data)
+
+    def _save_transcript(self, step: int, result: StepResult) -> None:
+        path = run_dir(self.repo, self._run_id) / "steps" / f"{step:04d}-optimizer.json"
+        path.parent.mkdir(exist_ok=True)
+        data = {"step": step, "actions": result.describe(), "rejections": list(result.rejections),
+                "terminated": result.terminated, "cut": list(result.cut), "llm_calls": result.llm_calls,
+                "tokens": result.tokens, "cost": result.cost, "transcript": list(result.transcript)}
+        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def _finish_step(self, state: _State, record: StepRecord, *, rejections: int) -> None:
+        state.history.append(record)
+        spent = self._spent()
+        append_step(self.repo, self._run_id, record, spent)
+        self._emit(StepFinished(step=record.step, epoch=record.epoch, status=record.status, score=record.score,
+                                best_score=record.best_score, subject=record.subject, commit=record.commit,
+                                rollback=record.rollback, rejections=rejections, stale=state.stale, spent=spent))
+
+    def _client_spend(self) -> Spend:
+        total = Spend()
+        for client in self._clients:
+            stats = client.stats
+            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd)
+        return total
+
+    def _spent(self) -> Spend:
+        now, base = self._client_spend(), self._stats_base
+        return self._spent_base + Spend(tokens=now.tokens - base.tokens, cost=now.cost - base.cost)
+
+    def _over_budget(self) -> bool:
+        cfg, spent = self.config, self._spent()
+        return (cfg.max_tokens is not None and spent.tokens >= cfg.max_tokens) or (
+            cfg.max_cost is not None and spent.cost >= cfg.max_cost)
+
+    def _emit(self, event: TrainEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+
+def _body(result: StepResult) -> str:
+    parts = [result.rationale.strip()] if result.rationale.strip() else []
+    if result.rejections:
+        parts.append("Rejected proposals:\n" + "\n".join(f"- {r}" for r in result.rejections))
+    return "\n\n".join(parts)
+
