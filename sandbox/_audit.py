@@ -1,8 +1,10 @@
 """The worker's ``sys.addaudithook``: deny OS-level actions while untrusted code runs.
 
 Installed after the worker's own imports and before the first untrusted line;
-an audit hook cannot be removed. It acts only while ``Monitor.untrusted`` is
-set (during a call), so the worker's protocol I/O is never judged. Every
+an audit hook cannot be removed. It acts while ``Monitor.untrusted`` is set:
+from the worker's "ready" on, between calls too, since a finalizer of an
+untrusted object can run at any time; only the worker's own audited steps
+(``setrlimit``, reading tracebacks) run under ``Monitor.trusted()``. Every
 denial is recorded on the Monitor with ``retire=True``: reaching this layer
 means something got past the guards, so the worker is replaced after the call.
 

@@ -57,14 +57,17 @@ class Encoder:
 
     def encode(self, value: object) -> tuple[Any, bool]:
         """Return ``(json_value, truncated)`` for ``value``; the JSON text fits ``max_chars``."""
-        self.budget = self.max_chars
-        self.truncated = False
-        data = self._convert(value, 0)
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-        if len(text) > self.max_chars:
-            cut, _ = cut_text(text, self.max_chars)
-            return cut, True
-        return data, self.truncated
+        budget = self.max_chars
+        for _ in range(4):  # escapes and quotes can make the JSON text longer than the budget
+            self.budget = budget
+            self.truncated = False
+            data = self._convert(value, 0)
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+            if len(text) <= self.max_chars:
+                return data, self.truncated
+            budget = budget * self.max_chars // (2 * len(text))
+        cut, _ = cut_text(text, self.max_chars)
+        return cut, True
 
     def _spend(self, amount: int) -> bool:
         self.budget -= amount
@@ -74,7 +77,7 @@ class Encoder:
         return True
 
     def _text(self, text: str) -> str:
-        limit = max(16, min(len(text), self.budget))
+        limit = max(16, min(len(text), self.budget - 2))
         cut, was_cut = cut_text(text, limit)
         self.truncated |= was_cut
         self._spend(len(cut) + 2)

@@ -27,6 +27,13 @@ Decisions (each has a test in tests/sandbox):
   For the same reason the unpack hooks hand the value to Python's native
   unpacking: RestrictedPython's versions only route each level through
   ``_getiter_``, at the cost of a generator and a list per item.
+- ``register``/``register_many`` of library objects are refused: they add
+  entries to process-global registries (``sympy.S.register``,
+  ``sympy.Q.prime.register``, ``fractions.Fraction.register``,
+  ``singledispatch``), which would poison every later call in the worker.
+- classes: a class statement may not use a ``forbidden`` metaclass (sympy's
+  ``Singleton`` registers every subclass in ``sympy.S``, replacing e.g.
+  ``S.Pi`` for every later call).
 - builtins: no ``type`` (a one-argument ``type`` that refuses metaclasses
   instead), ``open``, ``vars``, ``globals``, ``locals``, ``compile``, ``eval``,
   ``exec``, ``dir``, ``setattr``, ``delattr``, ``object``, ``super``,
@@ -44,11 +51,13 @@ from __future__ import annotations
 
 import builtins
 import collections
+import contextlib
 import decimal
+import gc
 import operator
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
@@ -71,6 +80,7 @@ _BAD_FUNCTIONS = frozenset(getattr(builtins, n) for n in (
 _BAD_CLASSES = (type, object, super, memoryview)
 _BUILTINS_DICT = builtins.__dict__
 _PLAIN = frozenset({int, float, complex, str, bytes, bool, type(None), tuple, list, dict, set, frozenset})
+_REGISTRY_ATTRIBUTES = frozenset({"register", "register_many"})
 _NDARRAY_DENIED = frozenset({"tofile", "dump", "dumps", "ctypes", "resize", "setflags"})
 _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
@@ -103,12 +113,40 @@ class PolicyViolation(Exception):
 
 
 class Monitor:
-    """Per-worker record of the current call's first violation and of the trusted state."""
+    """Per-worker record of the current call's first violation and of the trusted state.
+
+    ``classes`` holds the classes sandboxed code defined and ``builtins`` the
+    builtins dict its functions run with, so other layers can tell sandbox
+    objects from library objects.
+    """
 
     def __init__(self) -> None:
         self.violation: tuple[str, str] | None = None
         self.retire = False
         self.untrusted = False
+        self.classes: weakref.WeakSet[type] = weakref.WeakSet()
+        self.builtins: dict[str, Any] | None = None
+
+    @contextlib.contextmanager
+    def trusted(self) -> Iterator[None]:
+        """Suspend the audit hook for the worker's own code (no untrusted code may run inside)."""
+        previous, self.untrusted = self.untrusted, False
+        collecting = gc.isenabled()
+        gc.disable()  # a collection could run an untrusted finalizer in here
+        try:
+            yield
+        finally:
+            self.untrusted = previous
+            if collecting:
+                gc.enable()
+
+    def is_sandbox_function(self, value: Any) -> bool:
+        """Whether ``value`` is a plain function compiled from sandboxed source."""
+        return type(value) is types.FunctionType and value.__builtins__ is self.builtins
+
+    def is_sandbox_class(self, value: Any) -> bool:
+        """Whether ``value`` is a class defined by sandboxed code."""
+        return isinstance(value, type) and value in self.classes
 
     def reset(self) -> None:
         """Forget the previous call's violation."""
@@ -171,13 +209,17 @@ class _PrintSink:
 
 def make_namespace(monitor: Monitor, output: OutputBuffer, importer: Callable[..., Any], *,
                    numpy: Any = None, writable: tuple[type, ...] = (),
-                   hidden: tuple[type, ...] = ()) -> dict[str, Any]:
+                   hidden: tuple[type, ...] = (), forbidden: tuple[type, ...] = (),
+                   arrays: tuple[type, Callable[[Any, Monitor], Any]] | None = None) -> dict[str, Any]:
     """The hooks and builtins one function's globals start from (copied per function).
 
     ``writable`` adds types ``_write_`` accepts; instances of ``hidden`` types are
-    refused wherever an attribute or item read would hand one out.
+    refused wherever an attribute or item read would hand one out; ``forbidden``
+    metaclasses may not build sandbox classes. ``arrays`` is numpy's guarded
+    ``ndarray`` (what ``type(array)`` answers) and the writer ``_write_``
+    returns for arrays (``_numpy.py``).
     """
-    sandbox_classes: weakref.WeakSet[type] = weakref.WeakSet()
+    sandbox_classes = monitor.classes
     writable_types = frozenset({dict, list, set, bytearray, collections.Counter,
                                 collections.defaultdict, collections.OrderedDict,
                                 collections.deque, decimal.Context, *writable})
@@ -215,6 +257,10 @@ def make_namespace(monitor: Monitor, output: OutputBuffer, importer: Callable[..
             name == "obj" and isinstance(obj, (BaseException, memoryview))
         ):
             monitor.refuse("denied-attribute", f"attribute {name!r} is not available")
+        if name in _REGISTRY_ATTRIBUTES and not (
+            type(obj) in sandbox_classes or (isinstance(obj, type) and obj in sandbox_classes)
+        ):
+            monitor.refuse("denied-attribute", f"{name!r} changes a registry shared by every call")
         if ndarray is not None and name in _NDARRAY_DENIED and (
             isinstance(obj, ndarray) or (isinstance(obj, type) and issubclass(obj, ndarray))
         ):
@@ -239,6 +285,8 @@ def make_namespace(monitor: Monitor, output: OutputBuffer, importer: Callable[..
 
     def guarded_write(obj: Any) -> Any:
         kind = type(obj)
+        if arrays is not None and ndarray is not None and isinstance(obj, ndarray):
+            return arrays[1](obj, monitor)
         if kind in writable_types or kind in sandbox_classes:
             return obj
         monitor.refuse("write", f"{kind.__name__} objects cannot be changed in the sandbox")
@@ -262,6 +310,8 @@ def make_namespace(monitor: Monitor, output: OutputBuffer, importer: Callable[..
                 raise TypeError("class bases must be classes")
             if issubclass(type(base), meta):
                 meta = type(base)
+        if forbidden and issubclass(meta, forbidden):
+            monitor.refuse("class", f"subclasses of {bases[0].__name__} would be registered for every call")
         cls = meta(name, bases, namespace)
         sandbox_classes.add(cls)
         return cls
@@ -270,12 +320,15 @@ def make_namespace(monitor: Monitor, output: OutputBuffer, importer: Callable[..
         kind = type(obj)
         if issubclass(kind, type):
             monitor.refuse("type", "type() of a class is not available")
+        if arrays is not None and kind is ndarray:
+            return arrays[0]
         return kind
 
     sink = _PrintSink(output, monitor)
     names = {name: getattr(builtins, name) for name in sorted(SAFE_BUILTINS)}
     names.update(getattr=guarded_getattr, hasattr=guarded_hasattr, type=safe_type,
                  __import__=importer)
+    monitor.builtins = names
     return {
         "__builtins__": names,
         "__metaclass__": build_class,

@@ -175,7 +175,7 @@ Determinant DiagMatrix DiagonalMatrix DiagonalOf Dict DiracDelta DisjointUnion D
 DomainError DotProduct Dummy E E1 EX EXRAW Ei Eijk Ellipse EmptySequence EmptySet Eq Equality
 Equivalent EulerGamma EvaluationFailed ExactQuotientFailed Expr ExpressionDomain
 ExtraneousFactors FF FF_gmpy FF_python FU FallingFactorial FiniteField FiniteSet FlagError Float
-FourierTransform FractionField Function FunctionClass FunctionMatrix GF GMPYFiniteField
+FourierTransform FractionField Function FunctionMatrix GF GMPYFiniteField
 GMPYIntegerRing GMPYRationalField Ge GeneratorsError GeneratorsNeeded GeometryError GoldenRatio
 GramSchmidt GreaterThan GroebnerBasis Gt HadamardPower HadamardProduct HankelTransform Heaviside
 HeuristicGCDFailed HomomorphismFailed I ITE Id Identity Idx ImageSet ImmutableDenseMatrix
@@ -286,6 +286,7 @@ DENIED: dict[str, str] = {
     "sympy.parsing": "evaluates strings", "sympy.printing": "runs external programs",
     "sympy.plotting": "runs external programs", "sympy.plot": "runs external programs",
     "sympy.preview": "runs external programs", "sympy.utilities": "code generation and imports",
+    "sympy.FunctionClass": "builds classes with any special methods",
     "sympy.interactive": "changes the interpreter", "sympy.init_printing": "changes the interpreter",
     "statistics.sys": "interpreter access", "statistics.random": "a module",
     "fractions.sys": "interpreter access", "datetime.sys": "interpreter access",

@@ -38,6 +38,12 @@ class SandboxPolicy:
         max_result_depth: nesting depth of a result before it is cut.
         max_source_chars, max_ast_nodes, max_ast_depth: static-gate limits.
         max_calls_per_worker: a worker is replaced after this many calls.
+        max_sets_per_worker: how many distinct function sets one worker may
+            run before it is replaced. Sets that share a worker share every
+            library's process-global state (sympy's caches, assumption tables
+            and registries), which guards cannot fully police; ``1`` gives
+            each set workers of its own, so a hostile set cannot change what
+            another set computes.
 
     Example:
         >>> SandboxPolicy(timeout_s=5.0).to_dict()["timeout_s"]
@@ -55,6 +61,7 @@ class SandboxPolicy:
     max_ast_nodes: int = 5_000
     max_ast_depth: int = 60
     max_calls_per_worker: int = 1_000
+    max_sets_per_worker: int = 1
 
     def __post_init__(self) -> None:
         modules = self.allowed_modules

@@ -7,14 +7,17 @@ and waits at most ``timeout_s + kill_grace_s``. A worker that overruns is
 killed with its whole process group and replaced by a spare at once (a new
 spare starts warming in the background); so is a worker that died, hit a
 memory or time limit, tripped the audit hook, or served
-``max_calls_per_worker`` calls. Whatever happens to a worker, the caller
-gets a typed :class:`SandboxError` and the pool keeps serving.
+``max_calls_per_worker`` calls. A worker runs at most
+``max_sets_per_worker`` distinct function sets: a call prefers an idle worker
+that already ran its set, and a worker with no room left for another set is
+replaced first (libraries keep process-global state that one set could
+poison for the next). Whatever happens to a worker, the caller gets a typed
+:class:`SandboxError` and the pool keeps serving.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import signal
 import threading
 import time
@@ -90,7 +93,8 @@ class Sandbox:
         self.workers = workers
         self.spares = spares
         self._probes, self._audit = _probes, _audit
-        self._idle: queue.Queue[WorkerProcess] = queue.Queue()
+        self._idle: list[WorkerProcess] = []
+        self._available = threading.Condition()
         self._spare_pool: list[WorkerProcess] = []
         self._all: set[WorkerProcess] = set()
         self._lock = threading.Lock()
@@ -109,7 +113,7 @@ class Sandbox:
             if not self._started:
                 self._started = True
                 for _ in range(self.workers):
-                    self._idle.put(self._spawn())
+                    self._put_idle(self._spawn())
                 self._spare_pool.extend(self._spawn() for _ in range(self.spares))
         return self
 
@@ -140,12 +144,32 @@ class Sandbox:
         self._all.add(worker)
         return worker
 
-    def _acquire(self) -> WorkerProcess:
+    def _acquire(self, set_id: str | None = None) -> WorkerProcess:
         if self._closed:
             raise RuntimeError("this Sandbox is closed")
         if not self._started:
             self.start()
-        return self._idle.get()
+        with self._available:
+            while not self._idle:
+                if self._closed:
+                    raise RuntimeError("this Sandbox is closed")
+                self._available.wait(1.0)
+            chosen = next((w for w in self._idle if set_id in w.sets), None)
+            chosen = chosen or next((w for w in self._idle if not w.sets), None) or self._idle[0]
+            self._idle.remove(chosen)
+        if set_id is not None and set_id not in chosen.sets and len(chosen.sets) >= self.policy.max_sets_per_worker:
+            chosen.kill()  # it ran other sets: their state must not reach this one
+            self._all.discard(chosen)
+            fresh = self._replacement()
+            if fresh is None:
+                raise RuntimeError("this Sandbox is closed")
+            chosen = fresh
+        return chosen
+
+    def _put_idle(self, worker: WorkerProcess) -> None:
+        with self._available:
+            self._idle.append(worker)
+            self._available.notify()
 
     def _release(self, worker: WorkerProcess) -> None:
         if worker.killed or self._closed:
@@ -155,7 +179,7 @@ class Sandbox:
             if replacement is None:
                 return
             worker = replacement
-        self._idle.put(worker)
+        self._put_idle(worker)
 
     def _replacement(self) -> WorkerProcess | None:
         with self._lock:
@@ -244,9 +268,10 @@ class Sandbox:
         policy = self.policy
         set_id = self._tree_hash(function_set) if function_set is not None else "probe"
         limit = 2 * policy.max_result_chars + 4 * policy.max_output_chars + (1 << 16)
-        worker = self._acquire()
+        worker = self._acquire(set_id)
         started = time.perf_counter()
         try:
+            worker.sets.add(set_id)
             message["set"] = set_id
             if set_id not in worker.known and function_set is not None:
                 message["functions"] = _sources(function_set)

@@ -60,6 +60,7 @@ class WorkerProcess:
         self.ready = False
         self.layers: dict[str, str] = {}
         self.known: OrderedDict[str, None] = OrderedDict()
+        self.sets: set[str] = set()  # every set this worker ever ran (its tenants)
         self.calls = 0
         self.killed = False
 

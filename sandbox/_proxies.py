@@ -17,6 +17,17 @@ spaces, ``+-*/^()[],.<>=!%&|~``; no quotes, no ``__``, no leading ``_``, no
 empty ``__builtins__``. ``eval_expr`` is patched to empty ``__builtins__``
 again, in case any other caller reaches it.
 
+Shared state: a proxy serves module-level ``dict``/``list``/``set`` values
+frozen (``MappingProxyType``/``tuple``/``frozenset``), so ``np.typecodes``
+or ``sympy.FU`` cannot be changed for later calls. ``functools.wraps`` and
+``total_ordering`` are served as versions that only touch sandbox functions
+and classes: the real ``wraps(w, assigned=..., updated=...)`` is an unguarded
+``getattr``/``setattr`` of any names on any objects (``updated=
+('__builtins__',)`` merged the real builtins into the sandbox's, for every
+later call in the worker). sympy's ``Function('f', **attrs)`` may not set
+``_`` attributes (they become class attributes such as ``__repr__`` or
+lambdify's ``_imp_``), nor pass ``bases`` or ``__dict__``.
+
 The guarded ``__import__`` also serves imports made *by C code* running on
 behalf of sandboxed code: ``PyImport_Import`` looks ``__import__`` up in the
 current (sandboxed) frame's builtins, e.g. ``ndarray.sum`` importing
@@ -30,8 +41,10 @@ import and their module is handed back to the C caller only.
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib
 import re
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,7 +52,7 @@ from sandbox._codegen import install as install_codegen_guard
 from sandbox._guards import Monitor
 from sandbox._modules import DENIED, EXPOSED, SUBMODULES
 
-__all__ = ["ModuleProxy", "build_proxies", "make_importer", "patch_sympy", "plain_math"]
+__all__ = ["ModuleProxy", "build_proxies", "make_importer", "patch_sympy", "plain_math", "stdlib_overrides"]
 
 _MATH_TEXT = re.compile(r"[A-Za-z0-9_\s+\-*/^()\[\],.<>=!%&|~]*")
 _ATTRIBUTE = re.compile(r"\.\s*[A-Za-z_]")
@@ -90,7 +103,7 @@ def build_proxies(allowed: Iterable[str], monitor: Monitor,
     proxies: dict[str, ModuleProxy] = {}
     for module in sorted(allowed, key=lambda m: -m.count(".")):
         real = importlib.import_module(module)
-        names = {name: getattr(real, name) for name in EXPOSED[module]}
+        names = {name: _frozen(getattr(real, name)) for name in EXPOSED[module]}
         names.update(overrides.get(module, {}))
         for sub in SUBMODULES.get(module, ()):
             if f"{module}.{sub}" in proxies:
@@ -99,6 +112,43 @@ def build_proxies(allowed: Iterable[str], monitor: Monitor,
         proxies[module] = ModuleProxy(module, names, hidden, monitor.refuse)
     proxies["__future__"] = ModuleProxy("__future__", {"annotations": True}, (), monitor.refuse)
     return proxies
+
+
+def _frozen(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return types.MappingProxyType(dict(value))
+    if kind is list:
+        return tuple(value)
+    if kind is set:
+        return frozenset(value)
+    return value
+
+
+def stdlib_overrides(monitor: Monitor) -> dict[str, dict[str, Any]]:
+    """Proxy entries that replace stdlib helpers able to write attributes of any object."""
+
+    def wraps(wrapped: Any, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        if args or kwargs:
+            monitor.refuse("write", "functools.wraps takes only the wrapped function in the sandbox")
+
+        def decorate(wrapper: Any) -> Any:
+            if not monitor.is_sandbox_function(wrapper):
+                monitor.refuse("write", "functools.wraps can only decorate functions defined in the sandbox")
+            for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+                value = getattr(wrapped, attr, None)
+                if type(value) is str or (value is None and attr == "__doc__"):
+                    setattr(wrapper, attr, value)
+            return wrapper
+
+        return decorate
+
+    def total_ordering(cls: Any) -> Any:
+        if not monitor.is_sandbox_class(cls):
+            monitor.refuse("write", "functools.total_ordering can only decorate classes defined in the sandbox")
+        return functools.total_ordering(cls)
+
+    return {"functools": {"wraps": wraps, "total_ordering": total_ordering}}
 
 
 def make_importer(proxies: dict[str, ModuleProxy], monitor: Monitor) -> Callable[..., Any]:
@@ -161,6 +211,7 @@ def patch_sympy(monitor: Monitor) -> dict[str, Any]:
     sympy_parser.parse_expr = parse_expr
     sympy_parser.eval_expr = eval_expr
     install_codegen_guard(monitor)
+    _guard_undefined_functions(monitor)
 
     def sympify(a: Any, locals: Any = None, convert_xor: bool = True, strict: bool = False,
                 rational: bool = False, evaluate: Any = None) -> Any:
@@ -170,3 +221,19 @@ def patch_sympy(monitor: Monitor) -> dict[str, Any]:
                              rational=rational, evaluate=evaluate)
 
     return {"sympy": {"sympify": sympify}}
+
+
+def _guard_undefined_functions(monitor: Monitor) -> None:
+    """``Function('f', **attrs)``: no ``_`` attributes, ``bases`` or ``__dict__`` from sandboxed code."""
+    from sympy.core.function import UndefinedFunction  # type: ignore[import-untyped]
+
+    original = UndefinedFunction.__new__
+
+    def new(mcl: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
+        if monitor.untrusted and (args or "__dict__" in kwargs or "bases" in kwargs
+                                  or any(key.startswith("_") for key in kwargs)):
+            monitor.refuse("sympy-function", "sympy.Function(name, ...) takes only assumptions such as "
+                                             "real=True in the sandbox")
+        return original(mcl, name, *args, **kwargs)
+
+    UndefinedFunction.__new__ = new

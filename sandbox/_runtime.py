@@ -24,8 +24,9 @@ from typing import Any
 from sandbox._boundary import Encoder, cut_text
 from sandbox._check import SNIPPET, Compiled, compile_function, compile_snippet
 from sandbox._guards import Monitor, OutputBuffer, PolicyViolation, make_namespace
+from sandbox._numpy import ArrayWriter, guarded_ndarray
 from sandbox._policy import SandboxPolicy
-from sandbox._proxies import build_proxies, make_importer, patch_sympy
+from sandbox._proxies import build_proxies, make_importer, patch_sympy, stdlib_overrides
 
 __all__ = ["LoadedSet", "Runtime", "SoftTimeout", "check_error"]
 
@@ -54,18 +55,23 @@ class Runtime:
         self.monitor = Monitor()
         self.output = OutputBuffer(policy.max_output_chars)
         self.encoder = Encoder(max_chars=policy.max_result_chars, max_depth=policy.max_result_depth)
-        overrides: dict[str, dict[str, Any]] = {}
+        overrides = stdlib_overrides(self.monitor)
         numpy: Any = None  # the module, when allowed
         basic: Any = None  # sympy.Basic, when allowed
         writable: tuple[type, ...] = ()
         hidden: tuple[type, ...] = ()
+        forbidden: tuple[type, ...] = ()
+        arrays: Any = None  # numpy's guarded ndarray and the writer for arrays
         if "sympy" in policy.allowed_modules:
             import mpmath  # type: ignore[import-untyped]
             import sympy  # type: ignore[import-untyped]
+            from sympy.core.singleton import Singleton  # type: ignore[import-untyped]
+            from sympy.multipledispatch import Dispatcher  # type: ignore[import-untyped]
 
-            hidden = (mpmath.ctx_base.StandardBaseContext,)
-
-            overrides = patch_sympy(self.monitor)
+            # mpmath contexts eval strings; Dispatchers are global registries (Q.prime.handler).
+            hidden = (mpmath.ctx_base.StandardBaseContext, Dispatcher)
+            forbidden = (Singleton,)
+            overrides.update(patch_sympy(self.monitor))
             writable += (sympy.MutableDenseMatrix,)
             basic = sympy.Basic
         if "numpy" in policy.allowed_modules:
@@ -73,11 +79,13 @@ class Runtime:
 
             numpy = numpy_module
             writable += (numpy.ndarray,)
+            arrays = (guarded_ndarray(numpy, self.monitor), ArrayWriter)
+            overrides["numpy"] = {"ndarray": arrays[0]}
         self.encoder.bind(numpy=numpy, sympy_basic=basic)
         proxies = build_proxies(policy.allowed_modules, self.monitor, overrides)
         importer = make_importer(proxies, self.monitor)
         self.template = make_namespace(self.monitor, self.output, importer, numpy=numpy,
-                                       writable=writable, hidden=hidden)
+                                       writable=writable, hidden=hidden, forbidden=forbidden, arrays=arrays)
         self._compiled: dict[str, Compiled] = {}
         self._sets: OrderedDict[str, LoadedSet] = OrderedDict()
         self._max_sets = max_sets
@@ -185,7 +193,8 @@ class Runtime:
             return {"kind": "timeout"}
         if isinstance(exc, MemoryError):
             return {"kind": "memory"}
-        frames = _own_frames(exc, loaded)
+        with self.monitor.trusted():  # reading tb_frame is audited; no untrusted code runs here
+            frames = _own_frames(exc, loaded)
         lines = []
         for filename, lineno, function in frames:
             lines.append(f'  File "{filename}", line {lineno}, in {function}')

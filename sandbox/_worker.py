@@ -12,7 +12,11 @@ untrusted code read from the pipe.
 
 Per request: reset the violation record, captured output and
 ``decimal`` context; set the CPU-time soft limit and a ``SIGALRM`` timer;
-run; encode the result while still under the timer. If the code swallows
+run; encode the result, describe an error (``str(exc)``) and drop both while
+still under the timer, so a returned generator's ``finally`` or an object's
+special methods run inside the window. The audit hook enforces from "ready"
+on, between requests too (only the worker's own ``setrlimit`` is exempt):
+untrusted code can also run from a finalizer at any later time. If the code swallows
 the timer's ``SoftTimeout``, a second alarm 0.1 s later answers "timeout"
 itself and exits; if the code is stuck in C, the parent's hard kill at
 ``timeout_s + kill_grace_s`` ends it.
@@ -81,12 +85,12 @@ class _Worker:
             signal.setitimer(signal.ITIMER_REAL, 0.1)
             raise SoftTimeout()
         # The code caught the SoftTimeout: answer for it and end this process.
-        self.monitor.untrusted = False
         write_message(self.wfd, {"ok": False, "error": {"kind": "timeout"}, "retire": True,
                                  "stdout": self.runtime.output.text()})
         os._exit(0)
 
     def serve(self) -> None:
+        self.monitor.untrusted = True  # from now on, for good (see the module docstring)
         write_message(self.wfd, {"ready": True, "pid": os.getpid(), "layers": self.layers})
         while True:
             try:
@@ -135,28 +139,41 @@ class _Worker:
         decimal.setcontext(decimal.Context())
         used = resource.getrusage(resource.RUSAGE_SELF)
         cpu = used.ru_utime + used.ru_stime + self.policy.timeout_s + self.policy.kill_grace_s + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(cpu), resource.RLIM_INFINITY))
+        with monitor.trusted():  # our own setrlimit is the one audited event we need
+            resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(cpu), resource.RLIM_INFINITY))
         signal.setitimer(signal.ITIMER_REAL, self.policy.timeout_s)
         try:
-            monitor.untrusted = True
-            value = action()
-            reply = runtime.success(value)
-            monitor.untrusted = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            reply = self._outcome(loaded, action)
             if monitor.violation is not None:
                 rule, message = monitor.violation
                 reply = {"ok": False, "error": {"kind": "violation", "rule": rule, "message": message}}
-        except BaseException as exc:  # noqa: BLE001 - every outcome of untrusted code is a reply
-            monitor.untrusted = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            reply = {"ok": False, "error": runtime.describe(exc, loaded)}
+        except BaseException as exc:  # noqa: BLE001 - a timeout while describing or finalizing
+            reply = {"ok": False, "error": {"kind": "timeout" if isinstance(exc, SoftTimeout) else "crash",
+                                            "message": f"{type(exc).__name__} while finishing the call"}}
+            if monitor.violation is not None:
+                rule, message = monitor.violation
+                reply["error"] = {"kind": "violation", "rule": rule, "message": message}
         finally:
-            monitor.untrusted = False
             signal.setitimer(signal.ITIMER_REAL, 0)
         kind = reply.get("error", {}).get("kind")
         reply["stdout"] = runtime.output.text()
-        reply["retire"] = monitor.retire or kind in ("timeout", "memory")
+        reply["retire"] = monitor.retire or kind in ("timeout", "memory", "crash")
         return reply
+
+    def _outcome(self, loaded: LoadedSet, action: Callable[[], Any]) -> dict[str, Any]:
+        """Run, then encode or describe, dropping every reference to untrusted objects here."""
+        try:
+            value = action()
+            return self.runtime.success(value)  # ``value`` dies with this frame, under the timer
+        except BaseException as exc:  # noqa: BLE001 - every outcome of untrusted code is a reply
+            error = self.runtime.describe(exc, loaded)
+            chained: BaseException | None = exc
+            for _ in range(100):  # the frames hold untrusted locals: finalize them now
+                if chained is None:
+                    break
+                chained.__traceback__ = None
+                chained = chained.__context__
+            return {"ok": False, "error": error}
 
 
 def _raw(code: str) -> Any:

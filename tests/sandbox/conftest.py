@@ -16,7 +16,7 @@ import pytest
 
 from sandbox import Sandbox, SandboxPolicy
 
-TEST_POLICY = SandboxPolicy(timeout_s=1.0, kill_grace_s=0.5)
+TEST_POLICY = SandboxPolicy(timeout_s=1.0, kill_grace_s=0.5, max_sets_per_worker=1_000)
 
 
 @dataclass(frozen=True)
