@@ -17,7 +17,9 @@ import click
 
 import registry
 from fnforge._cli import AppContext, cli, pass_app
-from fnforge._config import CONFIG_FILE, ToolsetConfig
+from fnforge._config import CONFIG_FILE, ToolsetConfig, load_config, sandbox_policy
+from functions import read_dir
+from sandbox import SandboxCheckError, check
 
 __all__ = ["status_mark"]
 
@@ -280,7 +282,17 @@ def commit_command(app: AppContext, message: str, score: float | None, split: st
     Example: fnforge commit -m "add a seed solve_equation" --score 0.55
     """
     with _open(app) as repo:
+        _check_worktree(repo)
         version = repo.commit_worktree(message, score=score, split=split)
         changes = repo.read(version.parents[0]).diff(repo.read(version.sha))
         click.echo(f"[{repo.head_branch} {version.short}] {version.subject} ({changes.describe()})")
 
+
+def _check_worktree(repo: registry.Repository) -> None:
+    # The registry checks a function's shape; hand-written code must also pass the
+    # sandbox's static gate, or clone/verify would refuse the toolset later.
+    policy = sandbox_policy(load_config(repo.path))
+    for function in read_dir(repo.path / "functions"):
+        problems = check(function.code, function.name, policy)
+        if problems:
+            raise SandboxCheckError(function.name, problems)

@@ -13,9 +13,9 @@ import click
 
 import registry
 from fnforge._cli import AppContext, cli, pass_app
-from fnforge._config import ConfigError, load_config
+from fnforge._config import load_config, sandbox_policy
 from functions import FunctionSet, read_dir
-from sandbox import Sandbox, SandboxCheckError, SandboxPolicy, check
+from sandbox import Sandbox, SandboxCheckError, check
 
 __all__: list[str] = []
 
@@ -32,7 +32,7 @@ def check_command(app: AppContext, file: Path, name: str | None) -> None:
 
     Example: fnforge check functions/solve.py
     """
-    policy = _policy(app.directory)
+    policy = sandbox_policy(load_config(app.directory))
     function = name or file.stem
     try:
         source = file.read_text(encoding="utf-8")
@@ -59,7 +59,7 @@ def call_command(app: AppContext, name: str, args_json: str, rev: str | None) ->
     Example: fnforge call solve_quadratic --args '{"a": 1, "b": -3, "c": 2}'
     """
     arguments = _arguments(args_json)
-    policy = _policy(app.directory)
+    policy = sandbox_policy(load_config(app.directory))
     function_set = _function_set(app.directory, rev)
     with Sandbox(policy, workers=1, spares=0) as sandbox:
         result = sandbox.call(function_set, name, arguments)
@@ -68,14 +68,6 @@ def call_command(app: AppContext, name: str, args_json: str, rev: str | None) ->
     click.echo(json.dumps(result.value, ensure_ascii=False))
     if result.truncated:
         click.echo("[the sandbox cut this result or its output]", err=True)
-
-
-def _policy(directory: Path) -> SandboxPolicy:
-    # Not fnforge._runtime.sandbox_policy: that module imports agents and optimizer.
-    try:
-        return SandboxPolicy.from_dict(load_config(directory).sandbox)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"fnforge.toml [sandbox]: {exc}") from exc
 
 
 def _arguments(text: str) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from typing import Any
 import tomli_w
 
 from functions import FnforgeError
+from sandbox import SandboxPolicy
 
-__all__ = ["CONFIG_FILE", "ConfigError", "ToolsetConfig", "load_config"]
+__all__ = ["CONFIG_FILE", "ConfigError", "ToolsetConfig", "load_config", "sandbox_policy"]
 
 CONFIG_FILE = "fnforge.toml"
 
@@ -70,3 +71,19 @@ def load_config(directory: Path) -> ToolsetConfig:
     if config.agent not in ("tool", "react"):
         raise ConfigError(f"{path}: agent must be 'tool' or 'react', not {config.agent!r}")
     return config
+
+
+def sandbox_policy(config: ToolsetConfig) -> SandboxPolicy:
+    """The sandbox policy of ``fnforge.toml``'s ``[sandbox]`` table (the strict default when empty).
+
+    Raises:
+        ConfigError: the table has an unknown key or a bad value.
+
+    Example:
+        >>> sandbox_policy(ToolsetConfig(sandbox={"timeout_s": 5})).timeout_s
+        5.0
+    """
+    try:
+        return SandboxPolicy.from_dict(config.sandbox)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"fnforge.toml [sandbox]: {exc}") from exc

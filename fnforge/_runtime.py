@@ -9,7 +9,7 @@ reads the environment):
   and ``--data`` (or ``FNFORGE_DATA``), for any command;
 - :func:`llm_config`: those values plus ``OPENAI_API_KEY`` -> ``agents.LLMConfig``
   (with the response cache in the repository's state folder);
-- :func:`sandbox_policy` / :func:`open_sandbox`: ``[sandbox]`` of ``fnforge.toml`` -> a sandbox;
+- :func:`open_sandbox`: ``[sandbox]`` of ``fnforge.toml`` -> a sandbox;
 - :func:`open_eval_cache`: the repository's ``eval-cache.sqlite``;
 - :func:`progress_bar`: a rich progress bar on a terminal's stderr, a no-op elsewhere.
 
@@ -35,9 +35,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agents import LLMConfig
-from fnforge._config import ConfigError, ToolsetConfig
+from fnforge._config import ConfigError, ToolsetConfig, sandbox_policy
 from optimizer import EvalCache
-from sandbox import Sandbox, SandboxPolicy
+from sandbox import Sandbox
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -53,7 +53,6 @@ __all__ = [
     "open_eval_cache",
     "open_sandbox",
     "progress_bar",
-    "sandbox_policy",
 ]
 
 ENV_BASE_URL = "OPENAI_BASE_URL"
@@ -138,22 +137,6 @@ def llm_config(model: str, *, base_url: str | None = None, state_dir: Path | Non
     cache = state_dir / LLM_CACHE_FILE if state_dir is not None and use_cache else None
     return LLMConfig(model=model, base_url=base_url or DEFAULT_BASE_URL, api_key=env.get(ENV_API_KEY) or None,
                      concurrency=concurrency, prices=dict(PRICES), cache_path=cache)
-
-
-def sandbox_policy(config: ToolsetConfig) -> SandboxPolicy:
-    """The sandbox policy of ``fnforge.toml``'s ``[sandbox]`` table (the strict default when empty).
-
-    Raises:
-        ConfigError: the table has an unknown key or a bad value.
-
-    Example:
-        >>> sandbox_policy(ToolsetConfig(sandbox={"timeout_s": 5})).timeout_s
-        5.0
-    """
-    try:
-        return SandboxPolicy.from_dict(config.sandbox)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"fnforge.toml [sandbox]: {exc}") from exc
 
 
 def open_sandbox(config: ToolsetConfig, *, workers: int = 2) -> Sandbox:

@@ -184,6 +184,19 @@ def test_commit_rejects_invalid_function_with_rule_and_line(toolset: registry.Re
     assert result.stderr == "Error: function 'f': line 1: parameter 'x' is missing from the schema's properties\n"
 
 
+def test_commit_rejects_function_the_sandbox_refuses(toolset: registry.Repository, env: dict[str, str]) -> None:
+    function = _function("peek")
+    (toolset.path / "functions").mkdir()
+    (toolset.path / "functions" / "peek.py").write_text("import os\n\n" + function.code)
+    (toolset.path / "functions" / "peek.json").write_text(json.dumps(
+        {"description": function.description, "parameters": function.parameters}))
+    head = toolset.version().sha
+    result = run(env, "-C", str(toolset.path), "commit", "-m", "sneak os in")
+    assert (result.exit_code, result.stdout) == (4, "")
+    assert result.stderr.startswith("Error: peek has 1 problem: line 1: import of 'os' is not allowed")
+    assert toolset.version().sha == head
+
+
 @pytest.fixture
 def error_cases(trained: registry.Repository, tmp_path: Path) -> Iterator[dict[str, tuple[list[str], int, str]]]:
     where = str(trained.path)
