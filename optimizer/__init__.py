@@ -21,25 +21,49 @@ from optimizer._live import (
     TaskDone,
     TrainEvent,
 )
+from optimizer._plots import plot_function_calls, plot_heatmap, plot_learning_curve
 from optimizer._plan import CallEstimate, DryRunPlan, plan_run
 from optimizer._prompt import OptimizerPrompt, build_prompt, estimate_tokens
+from optimizer._report import (
+    FunctionReport,
+    RunReport,
+    StepPoint,
+    build_report,
+    function_complexity,
+    summary_lines,
+    write_report,
+)
 from optimizer._run_state import RunRecord, TrainingError, find_run
 from optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
 from optimizer._train_config import TrainConfig
 from optimizer._trainer import Trainer
+from optimizer._transfer import (
+    BASELINE_LABEL,
+    MERGE_MODES,
+    Domain,
+    MergeOutcome,
+    TransferMatrix,
+    merge_domains,
+    transfer_matrix,
+)
 
 __all__ = [
     "ACTION_TOOLS",
     "Action",
     "AgentOptimizer",
+    "BASELINE_LABEL",
     "CacheKey",
     "CallEstimate",
+    "Domain",
     "DryRunPlan",
     "EvalCache",
     "EvalCacheError",
     "EventSink",
     "Failure",
+    "FunctionReport",
     "History",
+    "MERGE_MODES",
+    "MergeOutcome",
     "OptimizerError",
     "OptimizerPrompt",
     "Phase",
@@ -48,11 +72,13 @@ __all__ = [
     "Report",
     "RunFinished",
     "RunRecord",
+    "RunReport",
     "RunStarted",
     "RunStop",
     "RunSummary",
     "Spend",
     "StepFinished",
+    "StepPoint",
     "StepRecord",
     "StepResult",
     "StepStatus",
@@ -63,15 +89,25 @@ __all__ = [
     "TrainEvent",
     "Trainer",
     "TrainingError",
+    "TransferMatrix",
     "build_prompt",
+    "build_report",
     "cache_key",
     "estimate_tokens",
     "evaluate",
     "find_run",
+    "function_complexity",
+    "merge_domains",
     "plan_run",
+    "plot_function_calls",
+    "plot_heatmap",
+    "plot_learning_curve",
     "read_summary",
     "smoke_arguments",
+    "summary_lines",
+    "transfer_matrix",
     "wilson_interval",
+    "write_report",
 ]
 
 for _name in __all__:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect as _inspect
 
+from registry._bisect import BISECT_REV, BisectResult, bisect_run
 from registry._blame import BlameLine, HistoryEntry, blame_function, function_history
 from registry._branches import BranchInfo
 from registry._diff import diff_sets
@@ -36,7 +37,15 @@ from registry._errors import (
     UnknownRevision,
 )
 from registry._export import EXPORT_FORMATS, export_function_set
-from registry._merge import MergeConflict, MergeResult, merge_function_sets, rename_function
+from registry._merge import (
+    MergeConflict,
+    MergePlan,
+    MergeResult,
+    commit_merge,
+    merge_function_sets,
+    plan_merge,
+    rename_function,
+)
 from registry._notes import NOTES_REF
 from registry._objects import EMPTY_TREE, Identity, STATUSES
 from registry._repo import Repository, clone, init, open
@@ -45,6 +54,8 @@ from registry._version import Version, best_of
 
 __all__ = [
     "AlreadyAToolset",
+    "BISECT_REV",
+    "BisectResult",
     "BlameLine",
     "BranchExists",
     "BranchInfo",
@@ -60,6 +71,7 @@ __all__ = [
     "HistoryEntry",
     "Identity",
     "MergeConflict",
+    "MergePlan",
     "MergeResult",
     "NOTES_REF",
     "NotAToolset",
@@ -74,15 +86,18 @@ __all__ = [
     "Verification",
     "Version",
     "best_of",
+    "bisect_run",
     "blame_function",
     "clone",
     "clone_verified",
+    "commit_merge",
     "diff_sets",
     "export_function_set",
     "function_history",
     "init",
     "merge_function_sets",
     "open",
+    "plan_merge",
     "rename_function",
     "verify",
 ]
