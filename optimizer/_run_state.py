@@ -22,12 +22,10 @@ commit is missing (a kill between the two commits) is reported in
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -51,7 +49,6 @@ __all__ = [
     "new_run_id",
     "reconstruct",
     "run_dir",
-    "run_lock",
     "save_record",
 ]
 
@@ -315,30 +312,3 @@ class _Replay:
         self.step = step
         self.history.append(StepRecord(step=step, epoch=self.epoch, status=status, score=score,
                                        best_score=self.best_score, subject=version.subject, commit=version.sha))
-
-
-@contextmanager
-def run_lock(repo: Repository, branch: str) -> Iterator[None]:
-    """Hold the training lock of ``branch`` (one trainer per branch, across processes).
-
-    Raises:
-        TrainingError: another trainer holds it.
-    """
-    path = repo.state_dir / "locks" / "train" / f"{branch}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-            raise TrainingError(f"branch {branch!r} is being trained by pid {holder}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)

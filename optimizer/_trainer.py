@@ -30,7 +30,6 @@ commits nothing and stops the run with :class:`TrainingError` (resume later).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -47,7 +46,7 @@ from optimizer._live import (
     EventSink, Phase, PhaseStarted, RunFinished, RunStarted, Spend, StepFinished, StepStatus, TaskDone, TrainEvent,
 )
 from optimizer._run_state import (
-    Checkpoint, RunRecord, StepRecord, TrainingError, append_step, new_run_id, reconstruct, run_dir, run_lock,
+    Checkpoint, RunRecord, StepRecord, TrainingError, append_step, new_run_id, reconstruct, run_dir,
     save_record,
 )
 from optimizer._train_config import TrainConfig
@@ -61,12 +60,7 @@ if TYPE_CHECKING:
     from sandbox import Sandbox
     from tasks import Task
 
-__all__ = ["Trainer", "tasks_hash"]
-
-
-def tasks_hash(tasks: Sequence[Task]) -> str:
-    """sha256 over the tasks' hashes, in order: the identity of a task list."""
-    return hashlib.sha256("\n".join(t.hash for t in tasks).encode()).hexdigest()
+__all__ = ["Trainer"]
 
 
 @dataclass(slots=True)
@@ -143,13 +137,14 @@ class Trainer:
                 :meth:`resume` (the CLI stores its task set, sizes and models).
 
         Raises:
-            TrainingError: another trainer holds the branch, or an evaluation had provider failures.
+            BranchLocked: another trainer (or writer) holds the branch.
+            TrainingError: an evaluation had provider failures.
             agents.LLMError: the optimizer's provider failed.
         """
         record = RunRecord(run_id=new_run_id(), branch=self.branch, created=datetime.now().astimezone().isoformat(),
-                           config=self.config, train_hash=tasks_hash(self.train), test_hash=tasks_hash(self.test),
+                           config=self.config, train_hash=selection_hash(self.train), test_hash=selection_hash(self.test),
                            settings=dict(settings or {}))
-        with run_lock(self.repo, self.branch):
+        with self.repo.lock(self.branch):
             save_record(self.repo, record)
             return await self._drive(record, Checkpoint(), resumed=False)
 
@@ -162,13 +157,14 @@ class Trainer:
         evaluation and rewrites the summary.
 
         Raises:
-            TrainingError: the tasks differ from the run's, the branch moved on, or it is locked.
+            BranchLocked: another trainer (or writer) holds the branch.
+            TrainingError: the tasks differ from the run's, or the branch moved on.
         """
         if record.branch != self.branch:
             raise TrainingError(f"run {record.run_id} trains branch {record.branch!r}, not {self.branch!r}")
-        if record.train_hash != tasks_hash(self.train) or record.test_hash != tasks_hash(self.test):
+        if record.train_hash != selection_hash(self.train) or record.test_hash != selection_hash(self.test):
             raise TrainingError(f"the tasks differ from those of run {record.run_id}; resume with the same task set")
-        with run_lock(self.repo, self.branch):
+        with self.repo.lock(self.branch):
             return await self._drive(record, reconstruct(self.repo, record), resumed=True)
 
     # -- the loop ------------------------------------------------------------------

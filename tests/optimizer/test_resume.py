@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import registry
 from functions import FunctionSet
-from optimizer._run_state import TrainingError, find_run, reconstruct, run_lock
+from optimizer._run_state import TrainingError, find_run, reconstruct
 from optimizer._summary import RunStop
 from optimizer._train_config import TrainConfig
 from sandbox import Sandbox, SandboxPolicy
@@ -120,8 +121,8 @@ def test_find_run_rejects_a_branch_without_runs(tmp_path: Path) -> None:
 
 def test_trainer_rejects_a_second_trainer_on_the_same_branch(tmp_path: Path, llm_server: ScriptedLLM,
                                                               sandbox: Sandbox) -> None:
-    with init_repo(tmp_path / "t") as repo, run_lock(repo, "main"):
-        with pytest.raises(TrainingError, match="is being trained by pid"):
+    with init_repo(tmp_path / "t") as repo, registry.open(repo.path) as holder, holder.lock("main"):
+        with pytest.raises(registry.BranchLocked, match="branch 'main' is locked by pid"):
             asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig()))
         assert llm_server.count == 0
 
