@@ -8,8 +8,6 @@ turns into ``Error: <message>`` and an exit code.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +38,6 @@ def _ascii_only() -> bool:
     except (UnicodeEncodeError, LookupError):
         return True
     return False
-
-
-@contextmanager
-def _open(app: AppContext) -> Iterator[registry.Repository]:
-    repo = registry.open(app.directory)
-    try:
-        yield repo
-    finally:
-        repo.close()
 
 
 def _score(version: registry.Version) -> str:
@@ -107,7 +96,7 @@ def log_command(app: AppContext, branch: str | None, limit: int | None, as_json:
 
     Example: fnforge log domain/algebra -n 20
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         versions = repo.log(branch, limit=limit)
         best = registry.best_of(versions) if limit is None else repo.best(branch)
         best_sha = best.sha if best is not None else None
@@ -128,7 +117,7 @@ def best_command(app: AppContext, branch: str | None, split: str, as_json: bool)
 
     Example: fnforge best domain/algebra --split train
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         version = repo.best(branch, split=split)
         if version is None:
             where = branch or repo.head_branch or "HEAD"
@@ -152,7 +141,7 @@ def show_command(app: AppContext, target: str, as_json: bool) -> None:
     if not sep:
         rev, name = target, ""
     rev = rev or "HEAD"
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         function_set = repo.read(rev)
         if name:
             function = function_set[name]
@@ -190,7 +179,7 @@ def diff_command(app: AppContext, old: str, new: str) -> None:
 
     Example: fnforge diff best/main HEAD
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         click.echo(repo.diff(old, new), nl=False)
 
 
@@ -203,7 +192,7 @@ def rollback_command(app: AppContext, to: str | None, branch: str | None) -> Non
 
     Example: fnforge rollback --to best/main
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         version = repo.rollback(to, branch=branch, allow_empty=False)
         restored = version.trailer("Restores") or ""
         click.echo(f"Rolled back to {restored[:7]}: new commit {version.short} (score {_score(version)})")
@@ -231,7 +220,7 @@ def branch_create_command(app: AppContext, name: str, start: str) -> None:
 
     Example: fnforge branch create domain/algebra --from best/main
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         version = repo.create_branch(name, start)
         click.echo(f"Created branch {name} at {version.short}")
 
@@ -244,7 +233,7 @@ def branch_list_command(app: AppContext, as_json: bool = False) -> None:
 
     Example: fnforge branch list
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         infos = repo.branch_list()
     if as_json:
         _json([{"name": i.name, "sha": i.sha, "current": i.current, "best": i.best_sha, "best_score": i.best_score}
@@ -266,7 +255,7 @@ def branch_delete_command(app: AppContext, name: str) -> None:
 
     Example: fnforge branch delete domain/old
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         sha = repo.delete_branch(name)
     click.echo(f"Deleted branch {name} (was {sha[:7]})")
 
@@ -281,7 +270,7 @@ def commit_command(app: AppContext, message: str, score: float | None, split: st
 
     Example: fnforge commit -m "add a seed solve_equation" --score 0.55
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         _check_worktree(repo)
         version = repo.commit_worktree(message, score=score, split=split)
         changes = repo.read(version.parents[0]).diff(repo.read(version.sha))

@@ -11,8 +11,8 @@ import json
 import os
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +40,6 @@ _TRUST_HELP = (
     "Check under the toolset's own fnforge.toml [sandbox] policy instead of the strict default "
     "(only for toolsets you trust: a shared toolset can widen its own policy)."
 )
-
-
-@contextmanager
-def _open(app: AppContext) -> Iterator[registry.Repository]:
-    repo = registry.open(app.directory)
-    try:
-        yield repo
-    finally:
-        repo.close()
 
 
 def _gate(trust_policy: bool) -> tuple[Callable[[registry.Repository], FunctionCheck], str]:
@@ -96,7 +87,7 @@ def export_command(app: AppContext, rev: str, fmt: str, out: Path | None) -> Non
 
     Example: fnforge export best/main --format mcp --out math_tools_server.py
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         version = repo.version(rev)
         function_set = repo.read(version.sha)
         score = f", score {version.score:.4f}" if version.score is not None else ""
@@ -171,7 +162,7 @@ def verify_command(app: AppContext, trust_policy: bool, as_json: bool) -> None:
     Example: fnforge -C math verify
     """
     gate, words = _gate(trust_policy)
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         verification = verify(repo, check=gate(repo))
         hint = None if trust_policy else _widening(repo)
         where = str(repo.path)
@@ -213,7 +204,7 @@ def blame_command(app: AppContext, name: str, rev: str, as_json: bool) -> None:
 
     Example: fnforge blame solve_equation --rev best/domain/algebra
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         lines = blame_function(repo, name, rev=rev)
     if as_json:
         click.echo(json.dumps([line.to_dict() for line in lines], indent=2, ensure_ascii=False))
@@ -250,7 +241,7 @@ def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, s
     Example: fnforge bisect --task train/algebra/7.json --good best/main~4
     """
     ids = [t.strip() for t in task_ids.split(",") if t.strip()]
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         config = load_config(repo.path)
         branch = repo.head_branch or "HEAD"
         domain = branch_domain(repo, branch, split=split, data_dir=options["data_dir"])
@@ -323,7 +314,7 @@ def bisect_step_command(app: AppContext, plan_file: Path) -> None:
 
 
 def _judge(app: AppContext, plan: dict[str, Any]) -> int:
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         version = repo.version(BISECT_REV)
         if version.status == "rejected":
             click.echo(f"{version.short} {version.subject}: rejected trial, skipped")

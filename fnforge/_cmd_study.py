@@ -12,8 +12,8 @@ import asyncio
 import json
 import re
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,15 +37,6 @@ T = TypeVar("T")
 _TASKS_TRAILER = re.compile(r"^(?P<label>\S+)(?: \((?:batch of \d+/)?(?P<n>\d+) tasks)?")
 _TASKS_HASH = re.compile(r"sha256:([0-9a-f]+)\)")
 _DEFAULTS = {"n_train": 20, "n_test": 80, "seed": 0}
-
-
-@contextmanager
-def _open(app: AppContext) -> Iterator[registry.Repository]:
-    repo = registry.open(app.directory)
-    try:
-        yield repo
-    finally:
-        repo.close()
 
 
 def _split_list(text: str, what: str) -> list[str]:
@@ -147,7 +138,7 @@ def domains_command(app: AppContext, as_json: bool) -> None:
     Example: fnforge domains
     """
     rows = []
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         for info in repo.branch_list():
             versions = repo.log(info.name)
             best = registry.best_of(versions)
@@ -218,7 +209,7 @@ def transfer_command(app: AppContext, branches: str, task_specs: str, split: str
     """
     names, specs = _split_list(branches, "branches"), _split_list(task_specs, "tasks")
     settings = {"n_train": n_train, "n_test": n_test, "seed": seed}
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         config = load_config(repo.path)
         sets = []
         for name in names:
@@ -269,7 +260,7 @@ def merge_command(app: AppContext, branch: str, prefer: str, **options: Any) -> 
 
     Example: fnforge merge domain/geometry --prefer best-score
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         config = load_config(repo.path)
         ours_name = repo.head_branch
         if ours_name is None:
@@ -305,7 +296,7 @@ def report_command(app: AppContext, branch: str | None, run_id: str | None, out_
 
     Example: fnforge report --branch domain/algebra --out report && xdg-open report/index.html
     """
-    with _open(app) as repo:
+    with registry.open(app.directory) as repo:
         report = build_report(repo, branch=branch, run=run_id)
         target = out_dir if out_dir.is_absolute() else app.directory / out_dir
         index = write_report(report, target)
