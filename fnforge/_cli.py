@@ -1,14 +1,14 @@
 """The click group, its global options, and the one place errors become exit codes.
 
 Command modules are ``fnforge/_cmd_*.py``; each registers its commands on
-``cli`` and is imported by :func:`_load_commands`.
+``cli``. A module is imported only when one of its commands runs (see
+``COMMAND_MODULES``), so ``fnforge log`` does not pay for openai or matplotlib.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import pkgutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,17 @@ import click
 
 from functions import FnforgeError
 
-__all__ = ["AppContext", "FnforgeGroup", "cli", "main", "pass_app"]
+__all__ = ["COMMAND_MODULES", "AppContext", "FnforgeGroup", "cli", "main", "pass_app"]
+
+COMMAND_MODULES = {
+    **dict.fromkeys(("init", "log", "best", "show", "diff", "rollback", "branch", "commit"), "registry"),
+    **dict.fromkeys(("check", "call"), "sandbox"),
+    "eval": "eval",
+    "train": "train",
+    **dict.fromkeys(("export", "clone", "verify", "blame", "bisect", "bisect-step"), "share"),
+    **dict.fromkeys(("domains", "transfer", "merge", "report"), "study"),
+}
+"""Command name -> the ``fnforge/_cmd_<module>.py`` that defines it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +40,16 @@ class AppContext:
 
 
 class FnforgeGroup(click.Group):
-    """A group that prints ``Error: <message>`` for FnforgeError and exits with its code."""
+    """A group that loads command modules on demand, prints ``Error: <message>``
+    for FnforgeError and exits with its code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"fnforge._cmd_{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -66,16 +85,6 @@ def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def _load_commands() -> None:
-    package = Path(__file__).parent
-    for info in sorted(pkgutil.iter_modules([str(package)]), key=lambda m: m.name):
-        if info.name.startswith("_cmd_"):
-            importlib.import_module(f"fnforge.{info.name}")
-
-
 def main() -> None:
     """Console entry point."""
     cli()
-
-
-_load_commands()

@@ -1,17 +1,30 @@
-"""Every command documents itself with an example invocation."""
+"""Every command documents itself with an example, and the lazy command table is complete."""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
+import fnforge
 from fnforge import cli
+from fnforge._cli import COMMAND_MODULES
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    ctx = click.Context(group)
     found = []
-    for name, command in sorted(group.commands.items()):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        if command.hidden:
+            continue
         found.append(prefix + (name,))
         if isinstance(command, click.Group):
             found += all_commands(command, prefix + (name,))
@@ -28,3 +41,18 @@ def test_command_help_shows_an_example(path: tuple[str, ...]) -> None:
 def test_top_level_help_shows_an_example() -> None:
     result = CliRunner().invoke(cli, ["--help"], catch_exceptions=False)
     assert result.exit_code == 0 and "Example: fnforge init demo" in result.output
+
+
+def test_command_table_names_exactly_the_commands_the_modules_define() -> None:
+    package = Path(fnforge.__file__).parent
+    for info in pkgutil.iter_modules([str(package)]):
+        if info.name.startswith("_cmd_"):
+            importlib.import_module(f"fnforge.{info.name}")
+    defined = {name: cmd.callback.__module__.removeprefix("fnforge._cmd_") for name, cmd in cli.commands.items()}
+    assert defined == COMMAND_MODULES
+
+
+def test_registry_commands_do_not_import_openai_or_matplotlib() -> None:
+    code = "import sys; from fnforge import cli; cli.get_command(None, 'log'); print('openai' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
