@@ -8,7 +8,6 @@ Command modules are ``fnforge/_cmd_*.py``; each registers its commands on
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +76,6 @@ def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
 
     Example: fnforge init demo && fnforge -C demo log
     """
-    # math-verify logs a line per process when its signal timeouts are off (we use our own).
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
     ctx.obj = AppContext(directory=directory, debug=debug)
 
 

@@ -7,6 +7,7 @@ the time instead. It is imported on first use: it pulls in sympy (~0.25 s).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from tasks._deadline import DeadlineExceeded, call_with_deadline
@@ -41,6 +42,9 @@ def _unwrap(answer: str) -> str:
 def _equivalent(reference: str, answer: str) -> bool:
     from math_verify import parse, verify  # type: ignore[import-untyped]  # noqa: PLC0415  # slow import
 
+    # Its signal timeouts are off on purpose (call_with_deadline replaces them);
+    # without this it logs that fact on every call.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
     # The library's docs: wrap the gold answer in \boxed{} (or $...$) so the LaTeX
     # extractor, not the plain-expression one, reads it. gold first, order matters.
     gold = parse(f"\\boxed{{{reference}}}", parsing_timeout=None)
