@@ -34,7 +34,7 @@ from agents._records import Completion, Usage
 from agents._exceptions import LLMUnavailable
 from agents._prompts import RUN_PYTHON, RUN_PYTHON_TOOL, describe_tools, render
 from agents._react import parse_react
-from agents._tools import ArgumentsError, parse_action_input, parse_arguments, run_tool
+from agents._tools import ArgumentsError, parse_action_input, parse_arguments, read_attachments, run_tool
 from agents._trajectory import AnswerStep, ErrorStep, ModelStep, Step, StopReason, ToolStep, Trajectory
 
 __all__ = ["AgentConfig", "solve", "stream"]
@@ -96,6 +96,7 @@ class _Run:
             {"role": "system", "content": self._system_prompt()},
             {"role": "user", "content": task.question if config.kind == "tool" else f"Question: {task.question}"},
         ]
+        self.files = read_attachments(task, sandbox.policy.max_attachment_bytes) if task.attachments else {}
         self.steps_taken: list[Step] = []
         self.usage, self.cost, self.turns, self.retries, self.failures = Usage(), 0.0, 0, 0, 0
         self.stop = StopReason.MAX_TURNS
@@ -203,7 +204,7 @@ class _Run:
             return ToolStep(turn=turn, call_id=call_id, name=name, arguments=raw, error=f"{name}: {exc}",
                             error_kind="bad_arguments", duration_s=time.perf_counter() - started)
         out = await run_tool(self.sandbox, self.fs, name, args, tool_names=self.tool_names,
-                             max_chars=self.config.max_observation_chars)
+                             max_chars=self.config.max_observation_chars, files=self.files)
         return ToolStep(turn=turn, call_id=call_id, name=name, arguments=raw, result=out.result,
                         error=out.error, error_kind=out.error_kind, duration_s=time.perf_counter() - started)
 
@@ -225,6 +226,7 @@ async def stream(agent_config: AgentConfig, function_set: FunctionSet, task: Tas
     Raises:
         LLMUnavailable: the provider stayed unavailable after the client's retries.
         LLMRejected: the provider refused a request.
+        TaskDataError: an attachment of the task cannot be read or is too large.
     """
     async for step in _Run(agent_config, function_set, task, sandbox, client, rollout).steps():
         yield step
@@ -237,7 +239,8 @@ async def solve(agent_config: AgentConfig, function_set: FunctionSet, task: Task
     Args:
         agent_config: the agent system and its limits.
         function_set: the learned functions offered as tools (``run_python`` is added).
-        task: the problem; ``task.question`` is the user message.
+        task: the problem; ``task.question`` is the user message. Its attachments are
+            read once and readable by every tool call with ``open(<file name>)``.
         sandbox: where every tool call runs.
         client: an open ``LLMClient``.
         rollout: sample index (separate cache entries per index).
@@ -248,6 +251,7 @@ async def solve(agent_config: AgentConfig, function_set: FunctionSet, task: Task
 
     Raises:
         LLMRejected: the provider refused a request (key, model, bad request).
+        TaskDataError: an attachment of the task cannot be read or is too large.
 
     Example:
         >>> traj = await solve(AgentConfig(), fs, task, sandbox, client)  # doctest: +SKIP

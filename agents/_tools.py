@@ -5,26 +5,35 @@ looks the function up by its own name in the set it is given, so no executor
 is ever bound to a loop variable (the reference implementation's late-binding
 bug) and a function missing from the set can never run. Model-caused faults
 come back as ``(None, error, kind)``, never as exceptions.
+
+A task's attachments are read once on the host (:func:`read_attachments`) and
+handed to every sandbox call of the task as ``files={file name: bytes}``, where
+``run_python`` code reads them with ``open(name)``.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import functools
+import hashlib
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any
 
 from functions import FunctionSet
 from sandbox import CallResult, Sandbox, SandboxError
+from tasks import Task, TaskDataError
 
 from agents._prompts import RUN_PYTHON
 from agents._trajectory import cut_middle
 
-__all__ = ["ArgumentsError", "ToolOutcome", "parse_action_input", "parse_arguments", "run_tool"]
+__all__ = ["ArgumentsError", "ToolOutcome", "parse_action_input", "parse_arguments", "read_attachments",
+           "run_tool"]
 
 _FENCE = re.compile(r"^```[\w+-]*[ \t]*\n?(.*?)\n?```$", re.S)
 
@@ -137,9 +146,50 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def read_attachments(task: Task, limit: int) -> dict[str, bytes]:
+    """The task's attachments as ``{file name: bytes}``, read from the host once per task.
+
+    Args:
+        task: the task; ``task.attachments`` are host paths.
+        limit: the most bytes the sandbox accepts for one call (``policy.max_attachment_bytes``).
+
+    Raises:
+        TaskDataError: an attachment is missing or unreadable, has a name the sandbox
+            cannot serve, no longer matches the sha256 its loader recorded, or the
+            files total more than ``limit`` bytes.
+    """
+    files: dict[str, bytes] = {}
+    recorded = task.metadata.get("attachment_sha256")
+    digests = recorded if isinstance(recorded, dict) else {}
+    for path in task.attachments:
+        name = PurePath(path).name
+        if not name or name.startswith(".") or "\\" in name:
+            raise TaskDataError(path, f"attachment of task {task.id!r} needs a plain file name")
+        if name in files:
+            raise TaskDataError(path, f"task {task.id!r} has two attachments named {name!r}")
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise TaskDataError(path, f"attachment of task {task.id!r} cannot be read "
+                                      f"({exc.strerror or type(exc).__name__})") from None
+        expected = digests.get(name)
+        if isinstance(expected, str) and hashlib.sha256(data).hexdigest() != expected:
+            raise TaskDataError(path, f"attachment of task {task.id!r} changed since the task was loaded")
+        files[name] = data
+        total = sum(len(d) for d in files.values())
+        if total > limit:
+            raise TaskDataError(path, f"attachments of task {task.id!r} pass the sandbox's limit of {limit} "
+                                      "bytes (raise [sandbox] max_attachment_bytes, up to 32 MiB)")
+    return files
+
+
 async def run_tool(sandbox: Sandbox, function_set: FunctionSet, name: str, args: dict[str, Any], *,
-                   tool_names: Sequence[str], max_chars: int) -> ToolOutcome:
-    """Run one tool call in the sandbox; every model-caused fault is an error outcome."""
+                   tool_names: Sequence[str], max_chars: int,
+                   files: Mapping[str, bytes] | None = None) -> ToolOutcome:
+    """Run one tool call in the sandbox; every model-caused fault is an error outcome.
+
+    ``files`` (the task's attachments) are readable by the call with ``open(name)``.
+    """
     started = time.perf_counter()
 
     def outcome(result: str | None, error: str | None = None, kind: str | None = None) -> ToolOutcome:
@@ -148,15 +198,17 @@ async def run_tool(sandbox: Sandbox, function_set: FunctionSet, name: str, args:
     if name not in tool_names:
         return outcome(None, f"unknown tool {name!r}; the tools are: {', '.join(tool_names)}",
                        "unknown_function")
+    extra = {"files": files} if files else {}  # no keyword without files: any sandbox stand-in works
     try:
         if name == RUN_PYTHON:
             code = args.get("code")
             if not isinstance(code, str) or set(args) != {"code"}:
                 return outcome(None, 'run_python takes exactly one argument: {"code": "<python source>"}',
                                "bad_arguments")
-            result = await asyncio.to_thread(sandbox.run_code, function_set, code)
+            run = functools.partial(sandbox.run_code, function_set, code, **extra)
         else:
-            result = await asyncio.to_thread(sandbox.call, function_set, name, args)
+            run = functools.partial(sandbox.call, function_set, name, args, **extra)
+        result = await asyncio.to_thread(run)
     except SandboxError as exc:
         return outcome(None, str(exc), _snake(type(exc).__name__))
     return outcome(format_result(result, max_chars))

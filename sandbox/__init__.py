@@ -4,8 +4,9 @@ Layers, each assuming the one above it has failed (DESIGN.md §4):
 
 1. :func:`check` — the static gate (size, shape, imports, RestrictedPython 9);
 2. the guarded runtime — RestrictedPython hooks, curated builtins, module
-   proxies, plain-math ``sympify`` and a check of sympy's generated code
-   (``_guards``, ``_proxies``, ``_modules``, ``_codegen``);
+   proxies, plain-math ``sympify``, a check of sympy's generated code and a
+   read-only ``open`` over the call's in-memory files (``_guards``,
+   ``_proxies``, ``_modules``, ``_codegen``, ``_files``);
 3. worker processes — network namespace, Landlock, seccomp, rlimits, dropped
    capabilities, an audit hook, timers and hard kills (``_worker``, ``_oslayer``,
    ``_audit``, ``_pool``);

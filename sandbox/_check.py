@@ -15,6 +15,10 @@ when an earlier one makes it meaningless):
    rather than at run time.
 4. ``name``: builtins the sandbox does not provide (``open``, ``globals``,
    ``type(a, b, c)``...) are reported by name instead of as a later NameError.
+   ``open`` is allowed in ``run_code`` snippets only: there it is the
+   read-only ``open`` of the call's files (``_files.py``). Learned functions
+   stay free of I/O (a snippet reads a file and passes its contents), so a
+   function's result depends on its arguments alone.
 5. ``restricted``: RestrictedPython 9 with :class:`FnforgeTransformer`
    (no ``_`` names or attributes, no ``exec``/``eval``, no frame attributes,
    no ``except*``, no ``async``...).
@@ -51,6 +55,7 @@ _UNAVAILABLE = {
     "help": "no console", "exit": "no interpreter control", "quit": "no interpreter control",
     "copyright": "no console", "credits": "no console", "license": "no console",
 }
+_SNIPPET_NAMES = frozenset({"open"})  # in _UNAVAILABLE for functions, provided to snippets
 _NOT_CONSTANT = (ast.Call, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
                  ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
 _RP_LINE = re.compile(r"^Line (\d+|None): (.*)$", re.S)
@@ -94,7 +99,7 @@ def compile_function(source: str, name: str, policy: SandboxPolicy) -> Compiled:
     if tree is None:
         return Compiled(body=None, last=None, problems=tuple(problems))
     problems += _shape(tree, name)
-    problems += _semantics(tree, policy)
+    problems += _semantics(tree, policy, snippet=False)
     if not problems:
         code, problems = _restricted(compile_restricted_exec, source, f"{name}.py")
         return Compiled(body=code, last=None, problems=tuple(problems))
@@ -108,7 +113,7 @@ def compile_snippet(source: str, policy: SandboxPolicy) -> Compiled:
     tree, problems = _parse(source, SNIPPET, policy)
     if tree is None:
         return Compiled(body=None, last=None, problems=tuple(problems))
-    problems += _semantics(tree, policy)
+    problems += _semantics(tree, policy, snippet=True)
     if problems:
         return Compiled(body=None, last=None, problems=tuple(_sorted(problems)))
     last_node = cast(ast.Expr, tree.body.pop()) if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -183,7 +188,7 @@ def _is_constant(value: ast.expr) -> bool:
     return not any(isinstance(node, _NOT_CONSTANT) for node in ast.walk(value))
 
 
-def _semantics(tree: ast.Module, policy: SandboxPolicy) -> list[Problem]:
+def _semantics(tree: ast.Module, policy: SandboxPolicy, *, snippet: bool) -> list[Problem]:
     allowed = set(policy.allowed_modules)
     shown = ", ".join(sorted(allowed))
     problems: list[Problem] = []
@@ -226,7 +231,8 @@ def _semantics(tree: ast.Module, policy: SandboxPolicy) -> list[Problem]:
             owner = _module_of(node.value, aliases, allowed)
             if owner is not None and _resolve(owner, node.attr, allowed) is None:
                 problems.append(_attribute_problem(node, owner, node.attr))
-        elif isinstance(node, ast.Name) and node.id in _UNAVAILABLE and node.id not in bound:
+        elif (isinstance(node, ast.Name) and node.id in _UNAVAILABLE and node.id not in bound
+              and not (snippet and node.id in _SNIPPET_NAMES)):
             problems.append(Problem(rule="name", line=node.lineno, message=(
                 f"'{node.id}' is not available in the sandbox ({_UNAVAILABLE[node.id]})")))
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)

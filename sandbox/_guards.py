@@ -35,7 +35,8 @@ Decisions (each has a test in tests/sandbox):
   ``Singleton`` registers every subclass in ``sympy.S``, replacing e.g.
   ``S.Pi`` for every later call).
 - builtins: no ``type`` (a one-argument ``type`` that refuses metaclasses
-  instead), ``open``, ``vars``, ``globals``, ``locals``, ``compile``, ``eval``,
+  instead), real ``open`` (the runtime adds the read-only one of
+  ``_files.py``), ``vars``, ``globals``, ``locals``, ``compile``, ``eval``,
   ``exec``, ``dir``, ``setattr``, ``delattr``, ``object``, ``super``,
   ``memoryview``, ``id``, ``input``, ``breakpoint``; ``getattr`` goes
   through ``_getattr_``; ``hasattr`` answers for any name (it returns only a

@@ -18,6 +18,7 @@ from sandbox._modules import DEFAULT_MODULES, SUPPORTED_MODULES
 __all__ = ["SandboxPolicy"]
 
 _SCHEMA_VERSION = 1
+_MAX_ATTACHMENT_BYTES = 32 * 1024 * 1024  # base64 of it stays well under the worker's 64 MiB request cap
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +45,9 @@ class SandboxPolicy:
             and registries), which guards cannot fully police; ``1`` gives
             each set workers of its own, so a hostile set cannot change what
             another set computes.
+        max_attachment_bytes: total size of the files one call may be given
+            (``Sandbox.call(..., files=...)``); at most 32 MiB, since they cross
+            the pipe base64-encoded inside one JSON request.
 
     Example:
         >>> SandboxPolicy(timeout_s=5.0).to_dict()["timeout_s"]
@@ -62,6 +66,7 @@ class SandboxPolicy:
     max_ast_depth: int = 60
     max_calls_per_worker: int = 1_000
     max_sets_per_worker: int = 1
+    max_attachment_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
         modules = self.allowed_modules
@@ -91,6 +96,8 @@ class SandboxPolicy:
                 object.__setattr__(self, field.name, float(value))
         if self.memory_mb < 256:
             raise ValueError("memory_mb must be at least 256 (numpy and sympy need about 200 MB)")
+        if self.max_attachment_bytes > _MAX_ATTACHMENT_BYTES:
+            raise ValueError(f"max_attachment_bytes must be at most {_MAX_ATTACHMENT_BYTES} (32 MiB)")
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as a TOML/JSON-safe dict (with ``schema_version``)."""

@@ -23,13 +23,14 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from functions import Problem
 from sandbox._exceptions import (FunctionError, SandboxCheckError, SandboxCrash, SandboxMemoryError,
                                  SandboxTimeout, SandboxViolation, UnknownFunctionError)
+from sandbox._files import encode_files
 from sandbox._policy import SandboxPolicy
 from sandbox._process import WorkerProcess
 from sandbox._protocol import Broken, Overrun
@@ -192,13 +193,17 @@ class Sandbox:
 
     # --- calls ---------------------------------------------------------------
 
-    def call(self, function_set: _FunctionSet, name: str, kwargs: dict[str, Any] | None = None) -> CallResult:
+    def call(self, function_set: _FunctionSet, name: str, kwargs: dict[str, Any] | None = None, *,
+             files: Mapping[str, bytes] | None = None) -> CallResult:
         """Call one function of ``function_set`` with keyword arguments in a worker.
 
         Args:
             function_set: the set whose functions are defined (and can call each other).
             name: which function to call.
             kwargs: JSON-serialisable keyword arguments.
+            files: plain file name -> contents, readable during this call only with the
+                sandbox's read-only ``open`` (``_files.py``); at most
+                ``policy.max_attachment_bytes`` in total.
 
         Returns:
             The JSON-safe result, captured stdout, duration and whether anything was cut.
@@ -209,6 +214,8 @@ class Sandbox:
             SandboxTimeout, SandboxMemoryError, SandboxViolation, FunctionError, SandboxCrash:
                 the call failed; see each class.
             TypeError: ``kwargs`` is not a JSON object with string keys.
+            ValueError: ``files`` has a name that is not plain, a value that is not
+                bytes, or more bytes than the policy allows.
             RuntimeError: the sandbox is closed.
 
         Example:
@@ -224,15 +231,19 @@ class Sandbox:
             arguments = json.loads(json.dumps(arguments, allow_nan=False))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"kwargs must be JSON-serialisable: {exc}") from None
-        return self._dispatch({"op": "call", "name": name, "kwargs": arguments}, function_set)
+        message = {"op": "call", "name": name, "kwargs": arguments}
+        return self._dispatch(_with_files(message, files, self.policy), function_set)
 
-    def run_code(self, function_set: _FunctionSet, code: str) -> CallResult:
+    def run_code(self, function_set: _FunctionSet, code: str, *,
+                 files: Mapping[str, bytes] | None = None) -> CallResult:
         """Run a snippet with the set's functions in scope (the agents' ``run_python`` tool).
 
         Returns what the snippet printed and the value of its last expression.
-        Each snippet starts from fresh globals.
+        Each snippet starts from fresh globals; ``files`` are readable with
+        ``open(name)`` / ``open(name, "rb")`` during this call only (see :meth:`call`).
 
         Raises:
+            ValueError: bad ``files`` (see :meth:`call`).
             SandboxCheckError: the snippet fails the static gate.
             SandboxTimeout, SandboxMemoryError, SandboxViolation, FunctionError, SandboxCrash:
                 as for :meth:`call`.
@@ -243,7 +254,7 @@ class Sandbox:
         """
         if not isinstance(code, str):
             raise TypeError("code must be a string")
-        return self._dispatch({"op": "run", "code": code}, function_set)
+        return self._dispatch(_with_files({"op": "run", "code": code}, files, self.policy), function_set)
 
     def _probe(self, code: str) -> CallResult:
         """Run raw, unguarded code in a worker (tests of the OS layers; needs ``_probes=True``)."""
@@ -307,6 +318,14 @@ class Sandbox:
             status = worker.exit_status()
             worker.kill()
             raise _death(status, exc, self.policy) from None
+
+
+def _with_files(message: dict[str, Any], files: Mapping[str, bytes] | None,
+                policy: SandboxPolicy) -> dict[str, Any]:
+    encoded = encode_files(files, policy.max_attachment_bytes)
+    if encoded:
+        message["files"] = encoded
+    return message
 
 
 def _sources(function_set: Iterable[_Function]) -> list[dict[str, str]]:

@@ -12,6 +12,8 @@ code and outcomes into JSON-safe replies.
   (an LRU of ``max_sets``), so a warm worker never recompiles a set it has seen.
 - A function that fails the static gate or raises while being defined is
   recorded and reported when called; the rest of the set still works.
+- ``open`` is the read-only builtin of ``_files.py`` over ``Runtime.files``,
+  which the worker fills before a call and empties after it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from sandbox._boundary import Encoder, cut_text
 from sandbox._check import SNIPPET, Compiled, compile_function, compile_snippet
+from sandbox._files import Attachments, make_open
 from sandbox._guards import Monitor, OutputBuffer, PolicyViolation, make_namespace
 from sandbox._numpy import ArrayWriter, guarded_ndarray
 from sandbox._policy import SandboxPolicy
@@ -86,6 +89,8 @@ class Runtime:
         importer = make_importer(proxies, self.monitor)
         self.template = make_namespace(self.monitor, self.output, importer, numpy=numpy,
                                        writable=writable, hidden=hidden, forbidden=forbidden, arrays=arrays)
+        self.files = Attachments()  # the current call's files, read by the curated ``open``
+        self.template["__builtins__"]["open"] = make_open(self.files, self.monitor)
         self._compiled: dict[str, Compiled] = {}
         self._sets: OrderedDict[str, LoadedSet] = OrderedDict()
         self._max_sets = max_sets

@@ -10,7 +10,8 @@ network namespace -> imports, proxies and a warm-up -> Landlock -> rlimits ->
 capabilities dropped -> seccomp -> audit hook -> "ready". Only then is
 untrusted code read from the pipe.
 
-Per request: reset the violation record, captured output and
+Per request: load the request's files (kept in memory, see ``_files.py``)
+for the curated ``open``; reset the violation record, captured output and
 ``decimal`` context; set the CPU-time soft limit and a ``SIGALRM`` timer;
 run; encode the result, describe an error (``str(exc)``) and drop both while
 still under the timer, so a returned generator's ``finally`` or an object's
@@ -19,7 +20,8 @@ on, between requests too (only the worker's own ``setrlimit`` is exempt):
 untrusted code can also run from a finalizer at any later time. If the code swallows
 the timer's ``SoftTimeout``, a second alarm 0.1 s later answers "timeout"
 itself and exits; if the code is stuck in C, the parent's hard kill at
-``timeout_s + kill_grace_s`` ends it.
+``timeout_s + kill_grace_s`` ends it. After the window the files are dropped
+and every handle opened on them is closed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox._audit import AuditHook
+from sandbox._files import decode_files
 from sandbox._oslayer import apply_landlock, apply_rlimits, apply_seccomp, drop_capabilities, unshare_network
 from sandbox._policy import SandboxPolicy
 from sandbox._protocol import read_message, write_message
@@ -123,12 +126,28 @@ class _Worker:
                 error = self.runtime.failure(loaded, name) or {"kind": "unknown", "name": name}
                 return {"ok": False, "error": error, "stdout": "", "retire": self.monitor.retire}
             kwargs = request.get("kwargs") or {}
-            return self._window(loaded, lambda: self.runtime.call(loaded, name, kwargs))
+            return self._with_files(request, loaded, lambda: self.runtime.call(loaded, name, kwargs))
         code = str(request["code"])
         compiled = self.runtime.snippet(code)
         if compiled.problems:
             return {"ok": False, "error": check_error("<run_python>", compiled), "stdout": ""}
-        return self._window(loaded, lambda: self.runtime.run(loaded, compiled, code))
+        return self._with_files(request, loaded, lambda: self.runtime.run(loaded, compiled, code))
+
+    def _with_files(self, request: dict[str, Any], loaded: LoadedSet, action: Callable[[], Any]) -> dict[str, Any]:
+        """Run ``action`` in a window with the request's files readable by ``open``, then drop them.
+
+        The files stay in memory (``_files.py``): nothing is written, so no OS layer is loosened.
+        """
+        try:
+            files = decode_files(request.pop("files", None), self.policy.max_attachment_bytes)
+        except ValueError as exc:
+            return {"ok": False, "error": {"kind": "crash", "message": f"bad files: {exc}"}, "stdout": ""}
+        self.runtime.files.load(files)
+        del files
+        try:
+            return self._window(loaded, action)
+        finally:
+            self.runtime.files.clear()
 
     def _window(self, loaded: LoadedSet, action: Callable[[], Any]) -> dict[str, Any]:
         """Run ``action`` as untrusted code under every per-call limit; return the reply."""
