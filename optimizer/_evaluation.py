@@ -1,7 +1,9 @@
 """Evaluation: run a function set's agent on tasks, concurrently and cached, and score it.
 
 ``evaluate`` runs each task through ``agents.solve`` (at most ``concurrency``
-at once), extracts and scores the answer with the task's scorer, and returns a
+at once), extracts and scores the answer with the task's scorer (MATH answers
+in a :class:`~tasks.ScoringPool` worker it kills past the time limit, unless a
+``scorer`` is given), and returns a
 :class:`Report`: per-task correctness, tokens, cost, wall time and successful
 function calls, the accuracy with its 95% Wilson interval, and the totals.
 
@@ -28,7 +30,7 @@ from typing import Any
 from agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, TrajectoryError, solve
 from functions import FunctionSet
 from sandbox import Sandbox
-from tasks import Task, score
+from tasks import ScoringPool, Task
 from optimizer._eval_cache import CacheKey, EvalCache, digest
 
 __all__ = ["SCHEMA_VERSION", "ProgressCallback", "Report", "TaskResult", "cache_key", "evaluate", "wilson_interval"]
@@ -245,7 +247,8 @@ class _KeyMaker:
 
 async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, *,
                    client: LLMClient, sandbox: Sandbox, cache: EvalCache | None = None, concurrency: int = 8,
-                   progress: ProgressCallback | None = None, rollout: int = 0) -> Report:
+                   progress: ProgressCallback | None = None, rollout: int = 0,
+                   scorer: Callable[[Task, str], bool] | None = None) -> Report:
     """Run and score ``function_set``'s agent on ``tasks``; cached runs are read, not run.
 
     Args:
@@ -258,6 +261,9 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
         concurrency: tasks in flight at once.
         progress: ``progress(done, total, result)`` after each task.
         rollout: sample index; distinct indices are distinct cached runs.
+        scorer: ``scorer(task, answer)`` judges each new answer (called in a worker
+            thread, several at once); ``None`` opens a :class:`~tasks.ScoringPool` for
+            this call, which starts processes only if a MATH answer is scored.
 
     Returns:
         The report, results in the order of ``tasks``.
@@ -304,11 +310,16 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
             pending.setdefault(key.key, []).append(i)
 
     semaphore = asyncio.Semaphore(concurrency)
+    pool: ScoringPool | None = None
+    if scorer is None:
+        pool = ScoringPool()
+        scorer = pool.score
+    judge = scorer
 
     async def run(indices: list[int]) -> None:
         task, key = tasks[indices[0]], keys[indices[0]]
         async with semaphore:
-            result = await _run_one(function_set, task, agent_config, client, sandbox, rollout)
+            result = await _run_one(function_set, task, agent_config, client, sandbox, rollout, judge)
         if cache is not None and result.error is None:
             await asyncio.to_thread(cache.put, key, result.to_dict())
         finish(indices, result)
@@ -321,6 +332,9 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
         raise
+    finally:
+        if pool is not None:
+            pool.close()  # quick: its workers are idle, or killed mid-answer by the failure path
     return Report.from_results((r for r in results if r is not None), wall_s=time.perf_counter() - started)
 
 
@@ -334,7 +348,7 @@ def _from_cache(stored: Mapping[str, Any], task: Task) -> TaskResult | None:
 
 
 async def _run_one(function_set: FunctionSet, task: Task, agent_config: AgentConfig, client: LLMClient,
-                   sandbox: Sandbox, rollout: int) -> TaskResult:
+                   sandbox: Sandbox, rollout: int, score: Callable[[Task, str], bool]) -> TaskResult:
     started = time.perf_counter()
     try:
         trajectory = await solve(agent_config, function_set, task, sandbox, client, rollout=rollout)

@@ -15,6 +15,7 @@ from tasks._loaders import Split, load_tasks
 from tasks._math import score_math
 from tasks._model import Task
 from tasks._numbers import parse_number
+from tasks._pool import ScoringPool
 from tasks._score import (
     SCORER_NAMES,
     score,
@@ -32,6 +33,7 @@ __all__ = [
     "MATH_SUBJECTS",
     "SCORER_NAMES",
     "SPEC_FORMS",
+    "ScoringPool",
     "Split",
     "Task",
     "TaskDataError",

@@ -20,9 +20,6 @@ __all__ = ["DeadlineExceeded", "call_with_deadline"]
 
 T = TypeVar("T")
 
-_SHOTS = 50
-_RETRY_S = 0.1
-
 
 class DeadlineExceeded(BaseException):
     """Raised inside the worker when its time is up.
@@ -42,8 +39,7 @@ def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
 def call_with_deadline(func: Callable[[], T], seconds: float) -> T:
     """Call ``func()`` in this thread; raise :class:`DeadlineExceeded` if it runs past ``seconds``.
 
-    The exception is delivered again every 0.1 s while ``func`` runs on (one
-    that lands where it is swallowed is lost), and never after this function
+    The exception is delivered at most once and never after this function
     returns: a delivery still pending when ``func`` finishes is cancelled.
 
     Args:
@@ -61,42 +57,26 @@ def call_with_deadline(func: Callable[[], T], seconds: float) -> T:
         raise ValueError(f"seconds must be > 0, not {seconds!r}")
     target = threading.get_ident()
     lock = threading.Lock()
-    done = threading.Event()
     state = {"finished": False, "fired": False}
 
     def fire() -> None:
-        # Fire again while func runs on: an async exception that lands in code
-        # that swallows it (a gc callback, a __del__) is lost, not re-raised.
-        for _ in range(_SHOTS):
-            with lock:
-                if state["finished"]:
-                    return
+        with lock:
+            if not state["finished"]:
                 state["fired"] = True
                 _set_async_exc(target, DeadlineExceeded)
-            if done.wait(_RETRY_S):
-                return
-
-    def stop() -> None:
-        with lock:
-            state["finished"] = True
-            if state["fired"]:
-                _set_async_exc(target, None)
-        done.set()
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
     timer.start()
     try:
-        try:
-            return func()
-        finally:
-            # Once "finished" is set under the lock, fire() injects no more; a
-            # delivery still pending is cleared.
-            stop()
-    except DeadlineExceeded:
-        # The exception may have landed inside the finally above, before it
-        # stopped the timer: stop it here (again) so no shot outlives this call.
-        stop()
-        raise
+        return func()
     finally:
+        # Once "finished" is set under the lock, fire() cannot inject any more;
+        # if it already did and the exception is still pending, clear it. Should
+        # it land inside this block instead, it propagates to our caller, which
+        # is still inside call_with_deadline's contract.
+        with lock:
+            state["finished"] = True
+            if state["fired"]:
+                _set_async_exc(target, None)
         timer.cancel()

@@ -1,8 +1,10 @@
 r"""MATH answers: LaTeX equivalence through the ``math-verify`` library.
 
 math-verify is called with its own (signal-based) timeouts turned off, so it
-works in any thread and leaves SIGALRM alone; :func:`call_with_deadline` bounds
-the time instead. It is imported on first use: it pulls in sympy (~0.25 s).
+works in any thread and leaves SIGALRM alone. In process, :func:`score_math`
+bounds the time with :func:`call_with_deadline`, which cannot stop one long C
+call; :class:`~tasks.ScoringPool` runs :func:`equivalent` in a worker process it
+kills instead. math-verify is imported on first use: it pulls in sympy (~0.25 s).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 
 from tasks._deadline import DeadlineExceeded, call_with_deadline
 
-__all__ = ["MAX_MATH_ANSWER_CHARS", "score_math"]
+__all__ = ["MAX_MATH_ANSWER_CHARS", "equivalent", "prepare_math", "score_math"]
 
 MAX_MATH_ANSWER_CHARS = 1000
 """Longer answers are wrong without parsing: parse time grows with length, and no MATH answer is near it."""
@@ -39,10 +41,23 @@ def _unwrap(answer: str) -> str:
     return text.removesuffix(".").strip()
 
 
-def _equivalent(reference: str, answer: str) -> bool:
+def prepare_math(reference: str, answer: str) -> tuple[str, str] | None:
+    """The unwrapped (reference, answer) to compare, or ``None`` when the answer is wrong without parsing.
+
+    Empty, over :data:`MAX_MATH_ANSWER_CHARS`, or an exponent tower / huge
+    exponent (one C-level integer operation that no in-process limit stops).
+    """
+    text, gold = _unwrap(answer), _unwrap(reference)
+    if not text or not gold or len(text) > MAX_MATH_ANSWER_CHARS or _COSTLY.search(text):
+        return None
+    return gold, text
+
+
+def equivalent(reference: str, answer: str) -> bool:
+    """math-verify's verdict on two prepared sides, with no time limit (the caller sets one); may raise."""
     from math_verify import parse, verify  # type: ignore[import-untyped]  # noqa: PLC0415  # slow import
 
-    # Its signal timeouts are off on purpose (call_with_deadline replaces them);
+    # Its signal timeouts are off on purpose (call_with_deadline or a worker's kill replaces them);
     # without this it logs that fact on every call.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     # The library's docs: wrap the gold answer in \boxed{} (or $...$) so the LaTeX
@@ -74,11 +89,12 @@ def score_math(reference: str, answer: str, *, timeout_s: float = 5.0) -> bool:
         >>> score_math(r"\frac{\sqrt{3}}{2}", r"$\frac{1}{2}\sqrt3$")
         True
     """
-    text, gold = _unwrap(answer), _unwrap(reference)
-    if not text or not gold or len(text) > MAX_MATH_ANSWER_CHARS or _COSTLY.search(text):
+    prepared = prepare_math(reference, answer)
+    if prepared is None:
         return False
+    gold, text = prepared
     try:
-        return call_with_deadline(lambda: _equivalent(gold, text), timeout_s)
+        return call_with_deadline(lambda: equivalent(gold, text), timeout_s)
     except DeadlineExceeded:
         return False
     except Exception:  # noqa: BLE001  # a parser bug on hostile text is a wrong answer, not a crash

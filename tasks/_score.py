@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from tasks._exceptions import TaskError
@@ -19,6 +19,7 @@ __all__ = [
     "score_exact",
     "score_gaia",
     "score_numeric",
+    "score_with",
     "scorer_name",
 ]
 
@@ -49,6 +50,8 @@ def score(task: Task, answer_text: str) -> bool:
     """Whether ``answer_text`` is a correct answer to ``task``.
 
     Pure, thread-safe, and total over answers: model output never raises.
+    MATH answers are compared in this process (see :func:`score_math` for its
+    limits); :meth:`ScoringPool.score` compares them in a killable worker.
 
     Args:
         task: the task; its domain (or ``metadata["scorer"]``) picks the scorer.
@@ -64,9 +67,14 @@ def score(task: Task, answer_text: str) -> bool:
         >>> score(Task(id="1", question="?", answer="1,080", domain="gsm8k"), "$1080")
         True
     """
+    return score_with(task, answer_text, math=score_math)
+
+
+def score_with(task: Task, answer_text: str, *, math: Callable[[str, str], bool]) -> bool:
+    """:func:`score` with ``math(reference, answer)`` as the MATH scorer (the others are cheap and run here)."""
     name = scorer_name(task)
     if name == "math":
-        return score_math(task.answer, answer_text)
+        return math(task.answer, answer_text)
     if name == "numeric":
         return score_numeric(task.answer, answer_text)
     if name == "gaia":
