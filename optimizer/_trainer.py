@@ -14,17 +14,13 @@ One run (DESIGN.md §1, §3, §6)::
     until `epochs` accepted, `patience` non-improving steps in a row, `max_steps`, or the budget
     evaluate best on the test split (all functions, or those used) -> note on best's commit
 
-"Better" is strict (the paper) or ``>=`` with ``accept="ties"`` (the authors'
-code), comparing correct counts on the same tasks. A step that changed nothing
-is never accepted and commits nothing: there is no new set to record, and the
-registry would hold two commits with one tree. In batch mode every score is on
-a batch: the initial set on step 1's batch, and each step scores both the best
-set and the trial on its own batch (the cache makes repeats free).
+"Better" is strict (the paper) or ``>=`` with ``accept="ties"`` (the authors' code), comparing correct
+counts on the same tasks. A step that changed nothing is never accepted and commits nothing. In batch mode
+every score is on a batch: the initial set on step 1's batch, and each step scores both sets on its own.
 
-Every trial commit carries ``Run`` and ``Step`` trailers, so the log is the
-checkpoint (see :mod:`optimizer._run_state`). Commits and roll-backs happen with
-no ``await`` between them; only SIGKILL can separate them, and
-:meth:`Trainer.resume` repairs that. A trial evaluation with provider failures
+Every trial commit carries ``Run`` and ``Step`` trailers, so the log is the checkpoint (see
+:mod:`optimizer._run_state`). Commits and roll-backs happen with no ``await`` between them; only SIGKILL
+can separate them, and :meth:`Trainer.resume` repairs that. A trial evaluation with provider failures
 commits nothing and stops the run with :class:`TrainingError` (resume later).
 """
 
@@ -33,13 +29,13 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from functions import FunctionSet
-from tasks import selection_hash
+from tasks import ScoringPool, selection_hash
 from optimizer._agent_optimizer import Failure, History, StepResult
 from optimizer._evaluation import Report, TaskResult, evaluate
 from optimizer._live import (
@@ -124,8 +120,8 @@ class Trainer:
         clients = {id(client): client, id(optimizer.client): optimizer.client}
         self._clients = tuple(clients.values())
         self._spent_base, self._stats_base = Spend(), self._client_spend()
-        self._run_id = ""
-        self._started = 0.0
+        self._run_id, self._started = "", 0.0
+        self._scorer: Callable[[Task, str], bool] | None = None
 
     # -- entry points --------------------------------------------------------------
 
@@ -170,6 +166,11 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------
 
     async def _drive(self, record: RunRecord, checkpoint: Checkpoint, *, resumed: bool) -> RunSummary:
+        with ScoringPool() as pool:  # one pool per run: MATH scoring workers start once, not per evaluation
+            self._scorer = pool.score
+            return await self._loop(record, checkpoint, resumed=resumed)
+
+    async def _loop(self, record: RunRecord, checkpoint: Checkpoint, *, resumed: bool) -> RunSummary:
         self._run_id, self._started = record.run_id, time.perf_counter()
         self._spent_base, self._stats_base = checkpoint.spent, self._client_spend()
         self._emit(RunStarted(run_id=record.run_id, branch=self.branch, resumed=resumed, train_tasks=len(self.train),
@@ -318,7 +319,8 @@ class Trainer:
                                 cached=result.cached, spent=self._spent()))
 
         report = await evaluate(function_set, tasks, self.agent, client=self.client, sandbox=self.sandbox,
-                                cache=self.cache, concurrency=self.config.concurrency, progress=progress)
+                                cache=self.cache, concurrency=self.config.concurrency, progress=progress,
+                                scorer=self._scorer)
         if report.errors:
             first = next(r.error for r in report.results if r.error is not None)
             raise TrainingError(f"{report.errors} of {report.n} tasks failed at the provider ({first}); "
