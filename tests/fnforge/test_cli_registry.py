@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
 
 import registry
 from fnforge import cli
+from tests.fnforge.cli import ok, run
 from fnforge._config import load_config
 from functions import Function, FunctionSet
 
@@ -52,15 +52,6 @@ def trained(toolset: registry.Repository) -> registry.Repository:
     toolset.commit(_set("a", "b"), subject="epoch 2: add b", trailers={"Score": 0.3, "Status": "rejected", "Epoch": 2})
     return toolset
 
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env)
-
-
-def ok(env: dict[str, str], *args: str) -> Result:
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return result
 
 
 def test_init_writes_config_and_first_commit(tmp_path: Path, env: dict[str, str]) -> None:

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 import registry
-from fnforge import cli
+from tests.fnforge.cli import ok, run
 from functions import Function, FunctionSet
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
@@ -37,15 +36,6 @@ def toolset(tmp_path: Path) -> Iterator[registry.Repository]:
                     trailers={"Score": 0.5, "Split": "train", "Status": "accepted", "Epoch": 1, "Run": "r1"})
         yield repo
 
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env)
-
-
-def ok(env: dict[str, str], *args: str) -> Result:
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_export_openai_writes_the_tools_json(toolset: registry.Repository, env: dict[str, str], tmp_path: Path) -> None:
