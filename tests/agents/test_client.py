@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from agents import (
     LLMUnavailable,
     Usage,
 )
-from tests.llm_server import Fault, Reply, Request, ScriptedLLM, reply_error, reply_text, reply_tool_call
+from tests.llm_server import Fault, InFlight, Reply, Request, ScriptedLLM, reply_error, reply_text, reply_tool_call
 
 pytestmark = pytest.mark.anyio
 
@@ -107,21 +106,10 @@ async def test_complete_does_retry_unreadable_reply(llm_server: ScriptedLLM, mak
 
 
 async def test_client_does_bound_requests_in_flight(llm_server: ScriptedLLM, make_config: Make) -> None:
-    lock, state = threading.Lock(), {"now": 0, "peak": 0}
-
-    def policy(req: Request) -> str:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.05)
-        with lock:
-            state["now"] -= 1
-        return "ok"
-
-    llm_server.policy = policy
+    policy = llm_server.policy = InFlight("ok")
     async with LLMClient(make_config(concurrency=3)) as client:
         await asyncio.gather(*(client.complete([{"role": "user", "content": str(i)}]) for i in range(12)))
-    assert state["peak"] == 3
+    assert policy.peak == 3
 
 
 async def test_cache_does_make_second_run_without_requests(llm_server: ScriptedLLM, make_config: Make,

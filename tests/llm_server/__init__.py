@@ -60,11 +60,12 @@ change replies that have tool calls). Choose them with ``faults=`` (a mapping
 from __future__ import annotations
 
 from tests.llm_server._messages import Fault, Policy, Reply, Request, TRANSIENT_FAULTS, count_tokens, reply_error, reply_text, reply_tool_call, reply_tool_calls
-from tests.llm_server._policies import answer_with, react_solver, scripted_turns, tool_solver
+from tests.llm_server._policies import InFlight, answer_with, react_solver, scripted_turns, tool_solver
 from tests.llm_server._server import ScriptedLLM
 
 __all__ = [
     "Fault",
+    "InFlight",
     "Policy",
     "Reply",
     "Request",

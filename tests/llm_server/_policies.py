@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tests.llm_server._messages import Policy, Reply, Request, reply_text, reply_tool_call
 
-__all__ = ["answer_with", "react_solver", "scripted_turns", "tool_solver"]
+__all__ = ["InFlight", "answer_with", "react_solver", "scripted_turns", "tool_solver"]
 
 
 def answer_with(fn: Callable[[str], object]) -> Policy:
@@ -63,3 +65,20 @@ def react_solver(tool: str, args_fn: Callable[[str], Mapping[str, Any]], *,
         return f"Thought: no tool helps.\nFinal Answer: \\boxed{{{fallback}}}"
 
     return policy
+
+
+class InFlight:
+    """A policy that holds each request ``hold_s`` and records the most requests in flight at once (``peak``)."""
+
+    def __init__(self, reply: str, *, hold_s: float = 0.05) -> None:
+        self.reply, self.hold_s, self.peak = reply, hold_s, 0
+        self._now, self._lock = 0, threading.Lock()
+
+    def __call__(self, req: Request) -> str:
+        with self._lock:
+            self._now += 1
+            self.peak = max(self.peak, self._now)
+        time.sleep(self.hold_s)
+        with self._lock:
+            self._now -= 1
+        return self.reply

@@ -7,7 +7,6 @@ import json
 import multiprocessing
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from functions import FunctionSet
 from optimizer import CacheKey, EvalCache, EvalCacheError, Report, TaskResult, cache_key, evaluate, wilson_interval
 from sandbox import Sandbox, SandboxPolicy
 from tasks import Task, load_tasks
-from tests.llm_server import Fault, Request, ScriptedLLM, reply_error, reply_text
+from tests.llm_server import Fault, InFlight, ScriptedLLM, reply_error, reply_text
 from tests.optimizer.fixtures.eval_kit import (
     DATA_DIR,
     SOLVE_CODE,
@@ -140,20 +139,9 @@ def test_evaluate_calls_progress_once_per_task(llm_server: ScriptedLLM, sandbox:
 
 def test_evaluate_keeps_at_most_concurrency_tasks_in_flight(llm_server: ScriptedLLM, sandbox: Sandbox,
                                                             tasks: tuple[Task, ...]) -> None:
-    lock, state = threading.Lock(), {"now": 0, "max": 0}
-
-    def slow(req: Request) -> str:
-        with lock:
-            state["now"] += 1
-            state["max"] = max(state["max"], state["now"])
-        time.sleep(0.05)
-        with lock:
-            state["now"] -= 1
-        return "\\boxed{0}"
-
-    llm_server.policy = slow
+    slow = llm_server.policy = InFlight("\\boxed{0}")
     run(llm_server, FunctionSet(), tasks, sandbox, concurrency=2)
-    assert state["max"] == 2
+    assert slow.peak == 2
 
 
 def test_evaluate_rejects_concurrency_below_one(llm_server: ScriptedLLM, sandbox: Sandbox,
