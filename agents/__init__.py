@@ -9,9 +9,9 @@ Example:
 
 from __future__ import annotations
 
-from agents._agent import AgentConfig, solve, stream
-from agents._client import LLMClient
-from agents._exceptions import (
+from fnforge.agents._agent import AgentConfig, solve, stream
+from fnforge.agents._client import LLMClient
+from fnforge.agents._exceptions import (
     AgentError,
     LLMCacheError,
     LLMError,
@@ -19,10 +19,10 @@ from agents._exceptions import (
     LLMUnavailable,
     TrajectoryError,
 )
-from agents._prompts import RUN_PYTHON
-from agents._react import ReactReply, parse_react
-from agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
-from agents._trajectory import (
+from fnforge.agents._prompts import RUN_PYTHON
+from fnforge.agents._react import ReactReply, parse_react
+from fnforge.agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
+from fnforge.agents._trajectory import (
     SCHEMA_VERSION,
     AnswerStep,
     ErrorStep,
@@ -70,6 +70,6 @@ for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type) or callable(_obj):
         try:
-            _obj.__module__ = "agents"
+            _obj.__module__ = "fnforge.agents"
         except (AttributeError, TypeError):
             pass

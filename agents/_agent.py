@@ -25,17 +25,17 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any, Literal
 
-from functions import FunctionSet
-from sandbox import Sandbox
-from tasks import ANSWER_INSTRUCTION, Task, extract_answer
+from fnforge.functions import FunctionSet
+from fnforge.sandbox import Sandbox
+from fnforge.tasks import ANSWER_INSTRUCTION, Task, extract_answer
 
-from agents._client import LLMClient
-from agents._records import Completion, Usage
-from agents._exceptions import LLMUnavailable
-from agents._prompts import RUN_PYTHON, RUN_PYTHON_TOOL, describe_tools, render
-from agents._react import parse_react
-from agents._tools import ArgumentsError, parse_action_input, parse_arguments, read_attachments, run_tool
-from agents._trajectory import AnswerStep, ErrorStep, ModelStep, Step, StopReason, ToolStep, Trajectory
+from fnforge.agents._client import LLMClient
+from fnforge.agents._records import Completion, Usage
+from fnforge.agents._exceptions import LLMUnavailable
+from fnforge.agents._prompts import RUN_PYTHON, RUN_PYTHON_TOOL, describe_tools, render
+from fnforge.agents._react import parse_react
+from fnforge.agents._tools import ArgumentsError, parse_action_input, parse_arguments, read_attachments, run_tool
+from fnforge.agents._trajectory import AnswerStep, ErrorStep, ModelStep, Step, StopReason, ToolStep, Trajectory
 
 __all__ = ["AgentConfig", "solve", "stream"]
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents._exceptions import LLMCacheError
+from fnforge.agents._exceptions import LLMCacheError
 
 __all__ = ["ResponseCache", "request_key"]
 

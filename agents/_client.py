@@ -18,10 +18,10 @@ from typing import Any, cast
 
 import openai
 
-from agents._cache import ResponseCache, request_key
-from agents._exceptions import LLMRejected, LLMUnavailable
-from agents._jsonmode import json_mode_messages, parse_json_reply
-from agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
+from fnforge.agents._cache import ResponseCache, request_key
+from fnforge.agents._exceptions import LLMRejected, LLMUnavailable
+from fnforge.agents._jsonmode import json_mode_messages, parse_json_reply
+from fnforge.agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
 
 __all__ = ["LLMClient"]
 

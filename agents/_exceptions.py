@@ -20,7 +20,7 @@ the model sees. ``solve`` records ``LLMUnavailable`` in the trajectory
 
 from __future__ import annotations
 
-from functions import FnforgeError
+from fnforge.functions import FnforgeError
 
 __all__ = ["AgentError", "LLMCacheError", "LLMError", "LLMRejected", "LLMUnavailable", "TrajectoryError"]
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from agents._prompts import describe_tools, render
+from fnforge.agents._prompts import describe_tools, render
 
 __all__ = ["json_mode_messages", "parse_json_reply"]
 

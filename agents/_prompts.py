@@ -35,7 +35,7 @@ def render(template: str, **values: str) -> str:
     Raises:
         KeyError: the template names a variable not given in ``values``.
     """
-    text = resources.files("agents").joinpath(f"prompt_{template}.txt").read_text(encoding="utf-8")
+    text = resources.files("fnforge.agents").joinpath(f"prompt_{template}.txt").read_text(encoding="utf-8")
     return Template(text).substitute(values).strip()
 
 

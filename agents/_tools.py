@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
-from functions import FunctionSet
-from sandbox import CallResult, Sandbox, SandboxError
-from tasks import Task, TaskDataError
+from fnforge.functions import FunctionSet
+from fnforge.sandbox import CallResult, Sandbox, SandboxError
+from fnforge.tasks import Task, TaskDataError
 
-from agents._prompts import RUN_PYTHON
-from agents._trajectory import cut_middle
+from fnforge.agents._prompts import RUN_PYTHON
+from fnforge.agents._trajectory import cut_middle
 
 __all__ = ["ArgumentsError", "ToolOutcome", "parse_action_input", "parse_arguments", "read_attachments",
            "run_tool"]

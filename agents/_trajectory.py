@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
-from agents._records import ToolCall, Usage
-from agents._exceptions import TrajectoryError
+from fnforge.agents._records import ToolCall, Usage
+from fnforge.agents._exceptions import TrajectoryError
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -28,12 +28,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.llm_server, the scripted LLM
 
-from agents import AgentConfig, LLMClient, LLMConfig, StopReason, solve  # noqa: E402
-from functions import Function, FunctionSet  # noqa: E402
-from sandbox import Sandbox, SandboxPolicy  # noqa: E402
-from tasks import Task  # noqa: E402
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig, StopReason, solve  # noqa: E402
+from fnforge.functions import Function, FunctionSet  # noqa: E402
+from fnforge.sandbox import Sandbox, SandboxPolicy  # noqa: E402
+from fnforge.tasks import Task  # noqa: E402
 from tests.llm_server import Reply, Request, ScriptedLLM, reply_text, reply_tool_call  # noqa: E402
 
 TURNS = 3

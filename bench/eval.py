@@ -22,13 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.llm_server, the scripted LLM
 
-from agents import AgentConfig, LLMClient, LLMConfig  # noqa: E402
-from functions import Function, FunctionSet  # noqa: E402
-from optimizer import EvalCache, Report, evaluate  # noqa: E402
-from sandbox import Sandbox, SandboxPolicy  # noqa: E402
-from tasks import Task  # noqa: E402
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig  # noqa: E402
+from fnforge.functions import Function, FunctionSet  # noqa: E402
+from fnforge.optimizer import EvalCache, Report, evaluate  # noqa: E402
+from fnforge.sandbox import Sandbox, SandboxPolicy  # noqa: E402
+from fnforge.tasks import Task  # noqa: E402
 from tests.llm_server import ScriptedLLM, tool_solver  # noqa: E402
 
 TARGET_S = 2.0

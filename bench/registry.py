@@ -18,14 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# Run as a script, this file's directory comes first on sys.path and its name would
-# shadow the registry package: put the project root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
-import registry  # noqa: E402
-from functions import Function, FunctionSet, canonical_json  # noqa: E402
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet, canonical_json
 
 N_FUNCTIONS = 50
 N_COMMITS = 100
@@ -108,7 +102,7 @@ def timed(action: object) -> float:
 
 
 def cli_seconds(path: Path, *args: str) -> float:
-    command = [sys.executable, "-c", "from fnforge import main; main()", "-C", str(path), *args]
+    command = [sys.executable, "-c", "from fnforge.cli import main; main()", "-C", str(path), *args]
     env = {**os.environ, "PYTHONPATH": str(_HERE.parent)}
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)

@@ -18,9 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from sandbox import Sandbox, SandboxPolicy, SandboxTimeout  # noqa: E402
+from fnforge.sandbox import Sandbox, SandboxPolicy, SandboxTimeout
 
 SMALL = '''
 def summarize(rows):

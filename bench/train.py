@@ -25,15 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.llm_server, the scripted LLM
 
-import registry  # noqa: E402
-from agents import AgentConfig, LLMClient, LLMConfig  # noqa: E402
-from optimizer import (  # noqa: E402
+from fnforge import registry  # noqa: E402
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig  # noqa: E402
+from fnforge.optimizer import (  # noqa: E402
     AgentOptimizer, EvalCache, PhaseStarted, StepFinished, TrainConfig, Trainer, TrainEvent, evaluate,
 )
-from sandbox import Sandbox, SandboxPolicy  # noqa: E402
-from tasks import Task  # noqa: E402
+from fnforge.sandbox import Sandbox, SandboxPolicy  # noqa: E402
+from fnforge.tasks import Task  # noqa: E402
 from tests.llm_server import ScriptedLLM  # noqa: E402
 from tests.optimizer.policies import TERMINATE, OptimizerScript  # noqa: E402
 from tests.optimizer.trainer_support import add_solve, agent_policy, revise_buggy  # noqa: E402

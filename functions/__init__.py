@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from functions._codec import from_files, read_dir, to_files, write_dir
-from functions._errors import FnforgeError, FunctionSpecError, Problem
-from functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
-from functions._validate import RESERVED_NAMES, validate_function
+from fnforge.functions._codec import from_files, read_dir, to_files, write_dir
+from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
+from fnforge.functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
+from fnforge.functions._validate import RESERVED_NAMES, validate_function
 
 __all__ = [
     "FnforgeError",
@@ -27,4 +27,4 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if hasattr(_obj, "__module__") and isinstance(_obj, type):
-        _obj.__module__ = "functions"
+        _obj.__module__ = "fnforge.functions"

@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from functions._errors import FunctionSpecError, Problem
-from functions._model import Function, FunctionSet, canonical_json
+from fnforge.functions._errors import FunctionSpecError, Problem
+from fnforge.functions._model import Function, FunctionSet, canonical_json
 
 __all__ = ["from_files", "read_dir", "to_files", "write_dir"]
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions._errors import FnforgeError, FunctionSpecError, Problem
-from functions._validate import validate_function
+from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
+from fnforge.functions._validate import validate_function
 
 __all__ = ["Function", "FunctionSet", "FunctionSetDiff", "FunctionSetError"]
 
@@ -215,7 +215,7 @@ class FunctionSet:
     @property
     def tree_hash(self) -> str:
         """Git tree sha1 of the canonical ``functions/`` directory for this set."""
-        from functions._codec import to_files
+        from fnforge.functions._codec import to_files
 
         entries = b"".join(
             b"100644 " + name.encode() + b"\0" + _blob_id(content)

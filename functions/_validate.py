@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from functions._errors import Problem
+from fnforge.functions._errors import Problem
 
 __all__ = ["RESERVED_NAMES", "validate_function"]
 

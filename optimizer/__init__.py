@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from types import FunctionType as _FunctionType
 
-from optimizer._actions import ACTION_TOOLS, Action, smoke_arguments
-from optimizer._agent_optimizer import AgentOptimizer, Failure, History, StepResult
-from optimizer._eval_cache import CacheKey, EvalCache, EvalCacheError
-from optimizer._evaluation import ProgressCallback, Report, TaskResult, cache_key, evaluate, wilson_interval
-from optimizer._exceptions import OptimizerError
-from optimizer._live import (
+from fnforge.optimizer._actions import ACTION_TOOLS, Action, smoke_arguments
+from fnforge.optimizer._agent_optimizer import AgentOptimizer, Failure, History, StepResult
+from fnforge.optimizer._eval_cache import CacheKey, EvalCache, EvalCacheError
+from fnforge.optimizer._evaluation import ProgressCallback, Report, TaskResult, cache_key, evaluate, wilson_interval
+from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.optimizer._live import (
     EventSink,
     Phase,
     PhaseStarted,
@@ -21,10 +21,10 @@ from optimizer._live import (
     TaskDone,
     TrainEvent,
 )
-from optimizer._plots import plot_function_calls, plot_heatmap, plot_learning_curve
-from optimizer._plan import CallEstimate, DryRunPlan, plan_run
-from optimizer._prompt import OptimizerPrompt, build_prompt, estimate_tokens
-from optimizer._report import (
+from fnforge.optimizer._plots import plot_function_calls, plot_heatmap, plot_learning_curve
+from fnforge.optimizer._plan import CallEstimate, DryRunPlan, plan_run
+from fnforge.optimizer._prompt import OptimizerPrompt, build_prompt, estimate_tokens
+from fnforge.optimizer._report import (
     FunctionReport,
     RunReport,
     StepPoint,
@@ -33,11 +33,11 @@ from optimizer._report import (
     summary_lines,
     write_report,
 )
-from optimizer._run_state import RunRecord, TrainingError, find_run
-from optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
-from optimizer._train_config import TrainConfig
-from optimizer._trainer import Trainer
-from optimizer._transfer import (
+from fnforge.optimizer._run_state import RunRecord, TrainingError, find_run
+from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
+from fnforge.optimizer._train_config import TrainConfig
+from fnforge.optimizer._trainer import Trainer
+from fnforge.optimizer._transfer import (
     BASELINE_LABEL,
     MERGE_MODES,
     Domain,
@@ -113,5 +113,5 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, (type, _FunctionType)):
-        _obj.__module__ = "optimizer"
+        _obj.__module__ = "fnforge.optimizer"
 del _name, _obj

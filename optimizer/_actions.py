@@ -30,8 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from functions import Function, FunctionSet, FunctionSpecError
-from sandbox import FunctionError, Sandbox, SandboxError, SandboxPolicy, check
+from fnforge.functions import Function, FunctionSet, FunctionSpecError
+from fnforge.sandbox import FunctionError, Sandbox, SandboxError, SandboxPolicy, check
 
 __all__ = [
     "ACTION_TOOLS",

@@ -31,14 +31,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agents import LLMClient, ToolCall
-from functions import FunctionSet
-from optimizer._actions import ACTION_TOOLS, Action, ActionRejected, parse_action, proposed_name, validate_action
-from optimizer._prompt import build_prompt, estimate_tokens, render_function_set
+from fnforge.agents import LLMClient, ToolCall
+from fnforge.functions import FunctionSet
+from fnforge.optimizer._actions import ACTION_TOOLS, Action, ActionRejected, parse_action, proposed_name, validate_action
+from fnforge.optimizer._prompt import build_prompt, estimate_tokens, render_function_set
 
 if TYPE_CHECKING:
-    from optimizer._evaluation import Report
-    from sandbox import Sandbox, SandboxPolicy
+    from fnforge.optimizer._evaluation import Report
+    from fnforge.sandbox import Sandbox, SandboxPolicy
 
 __all__ = ["Action", "AgentOptimizer", "Failure", "History", "StepResult"]
 

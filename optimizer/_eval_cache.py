@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer._exceptions import OptimizerError
+from fnforge.optimizer._exceptions import OptimizerError
 
 __all__ = ["KEY_VERSION", "CacheKey", "EvalCache", "EvalCacheError"]
 

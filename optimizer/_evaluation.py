@@ -27,11 +27,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, TrajectoryError, solve
-from functions import FunctionSet
-from sandbox import Sandbox
-from tasks import ScoringPool, Task
-from optimizer._eval_cache import CacheKey, EvalCache, digest
+from fnforge.agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, TrajectoryError, solve
+from fnforge.functions import FunctionSet
+from fnforge.sandbox import Sandbox
+from fnforge.tasks import ScoringPool, Task
+from fnforge.optimizer._eval_cache import CacheKey, EvalCache, digest
 
 __all__ = ["SCHEMA_VERSION", "ProgressCallback", "Report", "TaskResult", "cache_key", "evaluate", "wilson_interval"]
 

@@ -8,7 +8,7 @@ Tree::
 
 from __future__ import annotations
 
-from functions import FnforgeError
+from fnforge.functions import FnforgeError
 
 __all__ = ["OptimizerError"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
-    from optimizer._summary import RunSummary
+    from fnforge.optimizer._summary import RunSummary
 
 __all__ = [
     "EventSink",

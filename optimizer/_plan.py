@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from optimizer._prompt import estimate_tokens, render_function_set
-from optimizer._train_config import TrainConfig
+from fnforge.optimizer._prompt import estimate_tokens, render_function_set
+from fnforge.optimizer._train_config import TrainConfig
 
 if TYPE_CHECKING:
-    from agents import AgentConfig
-    from functions import FunctionSet
-    from tasks import Task
+    from fnforge.agents import AgentConfig
+    from fnforge.functions import FunctionSet
+    from fnforge.tasks import Task
 
 __all__ = ["CallEstimate", "DryRunPlan", "plan_run"]
 

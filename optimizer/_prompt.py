@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agents import render_compact
-from functions import Function, FunctionSet
+from fnforge.agents import render_compact
+from fnforge.functions import Function, FunctionSet
 
 if TYPE_CHECKING:
-    from optimizer._evaluation import Report, TaskResult
+    from fnforge.optimizer._evaluation import Report, TaskResult
 
 __all__ = [
     "CHARS_PER_TOKEN",

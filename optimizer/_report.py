@@ -22,10 +22,10 @@ from pathlib import Path
 
 import lizard
 
-import registry
-from functions import Function
-from optimizer._exceptions import OptimizerError
-from registry import function_history
+from fnforge import registry
+from fnforge.functions import Function
+from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.registry import function_history
 
 __all__ = [
     "FunctionReport",
@@ -256,8 +256,8 @@ def write_report(report: RunReport, out_dir: Path) -> Path:
         >>> write_report(build_report(repo), Path("report"))  # doctest: +SKIP
         PosixPath('report/index.html')
     """
-    from optimizer._plots import plot_function_calls, plot_learning_curve
-    from optimizer._report_html import render_html
+    from fnforge.optimizer._plots import plot_function_calls, plot_learning_curve
+    from fnforge.optimizer._report_html import render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     curve = plot_learning_curve(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from optimizer._report import FunctionReport, RunReport
+    from fnforge.optimizer._report import FunctionReport, RunReport
 
 __all__ = ["render_html"]
 

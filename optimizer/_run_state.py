@@ -31,13 +31,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from functions import FunctionSet
-from optimizer._exceptions import OptimizerError
-from optimizer._live import Spend, StepStatus
-from optimizer._train_config import TrainConfig
+from fnforge.functions import FunctionSet
+from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.optimizer._live import Spend, StepStatus
+from fnforge.optimizer._train_config import TrainConfig
 
 if TYPE_CHECKING:
-    from registry import Repository, Version
+    from fnforge.registry import Repository, Version
 
 __all__ = [
     "Checkpoint",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer._run_state import StepRecord
+from fnforge.optimizer._run_state import StepRecord
 
 __all__ = ["RunStop", "RunSummary", "TestScore", "read_summary", "write_summary"]
 

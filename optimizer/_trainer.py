@@ -34,27 +34,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from functions import FunctionSet
-from tasks import ScoringPool, selection_hash
-from optimizer._agent_optimizer import Failure, History, StepResult
-from optimizer._evaluation import Report, TaskResult, evaluate
-from optimizer._live import (
+from fnforge.functions import FunctionSet
+from fnforge.tasks import ScoringPool, selection_hash
+from fnforge.optimizer._agent_optimizer import Failure, History, StepResult
+from fnforge.optimizer._evaluation import Report, TaskResult, evaluate
+from fnforge.optimizer._live import (
     EventSink, Phase, PhaseStarted, RunFinished, RunStarted, Spend, StepFinished, StepStatus, TaskDone, TrainEvent,
 )
-from optimizer._run_state import (
+from fnforge.optimizer._run_state import (
     Checkpoint, RunRecord, StepRecord, TrainingError, append_step, new_run_id, reconstruct, run_dir,
     save_record,
 )
-from optimizer._train_config import TrainConfig
-from optimizer._summary import RunStop, RunSummary, TestScore, write_summary
+from fnforge.optimizer._train_config import TrainConfig
+from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, write_summary
 
 if TYPE_CHECKING:
-    from agents import AgentConfig, LLMClient
-    from optimizer._agent_optimizer import AgentOptimizer
-    from optimizer._eval_cache import EvalCache
-    from registry import Repository, Version
-    from sandbox import Sandbox
-    from tasks import Task
+    from fnforge.agents import AgentConfig, LLMClient
+    from fnforge.optimizer._agent_optimizer import AgentOptimizer
+    from fnforge.optimizer._eval_cache import EvalCache
+    from fnforge.registry import Repository, Version
+    from fnforge.sandbox import Sandbox
+    from fnforge.tasks import Task
 
 __all__ = ["Trainer"]
 

@@ -17,19 +17,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from functions import FunctionSet
-from optimizer._evaluation import Report, evaluate
-from optimizer._exceptions import OptimizerError
-from registry import Repository, Version
-from registry import MergePlan, commit_merge, plan_merge
-from sandbox import check
-from tasks import selection_hash
+from fnforge.functions import FunctionSet
+from fnforge.optimizer._evaluation import Report, evaluate
+from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.registry import Repository, Version
+from fnforge.registry import MergePlan, commit_merge, plan_merge
+from fnforge.sandbox import check
+from fnforge.tasks import selection_hash
 
 if TYPE_CHECKING:
-    from agents import AgentConfig, LLMClient
-    from optimizer._eval_cache import EvalCache
-    from sandbox import Sandbox
-    from tasks import Task
+    from fnforge.agents import AgentConfig, LLMClient
+    from fnforge.optimizer._eval_cache import EvalCache
+    from fnforge.sandbox import Sandbox
+    from fnforge.tasks import Task
 
 __all__ = [
     "BASELINE_LABEL",

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import inspect as _inspect
 
-from registry._bisect import BISECT_REV, BisectResult, bisect_run
-from registry._blame import BlameLine, HistoryEntry, blame_function, function_history
-from registry._branches import BranchInfo
-from registry._diff import diff_sets
-from registry._errors import (
+from fnforge.registry._bisect import BISECT_REV, BisectResult, bisect_run
+from fnforge.registry._blame import BlameLine, HistoryEntry, blame_function, function_history
+from fnforge.registry._branches import BranchInfo
+from fnforge.registry._diff import diff_sets
+from fnforge.registry._errors import (
     AlreadyAToolset,
     BranchExists,
     BranchLocked,
@@ -36,8 +36,8 @@ from registry._errors import (
     UnknownBranch,
     UnknownRevision,
 )
-from registry._export import EXPORT_FORMATS, export_function_set
-from registry._merge import (
+from fnforge.registry._export import EXPORT_FORMATS, export_function_set
+from fnforge.registry._merge import (
     MergeConflict,
     MergePlan,
     MergeResult,
@@ -46,11 +46,11 @@ from registry._merge import (
     plan_merge,
     rename_function,
 )
-from registry._notes import NOTES_REF
-from registry._objects import EMPTY_TREE, Identity, STATUSES
-from registry._repo import Repository, clone, init, open
-from registry._verify import Finding, FunctionCheck, UnverifiedToolset, Verification, clone_verified, verify
-from registry._version import Version, best_of
+from fnforge.registry._notes import NOTES_REF
+from fnforge.registry._objects import EMPTY_TREE, Identity, STATUSES
+from fnforge.registry._repo import Repository, clone, init, open
+from fnforge.registry._verify import Finding, FunctionCheck, UnverifiedToolset, Verification, clone_verified, verify
+from fnforge.registry._version import Version, best_of
 
 __all__ = [
     "AlreadyAToolset",
@@ -105,5 +105,5 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type) or _inspect.isfunction(_obj):
-        _obj.__module__ = "registry"
+        _obj.__module__ = "fnforge.registry"
 del _name, _obj

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 from types import TracebackType
 
-from functions import FunctionSet, from_files
-from registry._errors import DetachedHead, GitFailed, UnknownBranch, UnknownRevision
-from registry._git import GitRepo
-from registry._objects import EMPTY_TREE, Identity, TreeEntry, parse_commit, parse_tree
-from registry._version import LOG_ARGS, Version, parse_log, pick_best
+from fnforge.functions import FunctionSet, from_files
+from fnforge.registry._errors import DetachedHead, GitFailed, UnknownBranch, UnknownRevision
+from fnforge.registry._git import GitRepo
+from fnforge.registry._objects import EMPTY_TREE, Identity, TreeEntry, parse_commit, parse_tree
+from fnforge.registry._version import LOG_ARGS, Version, parse_log, pick_best
 
 __all__ = ["RepositoryBase"]
 

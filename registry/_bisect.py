@@ -17,10 +17,10 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from registry._errors import GitFailed, RegistryError
-from registry._git import GitRepo
-from registry._repo import Repository
-from registry._version import Version
+from fnforge.registry._errors import GitFailed, RegistryError
+from fnforge.registry._git import GitRepo
+from fnforge.registry._repo import Repository
+from fnforge.registry._version import Version
 
 __all__ = ["BISECT_REV", "BisectResult", "bisect_run"]
 

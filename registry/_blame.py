@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from registry._errors import GitFailed, RegistryError
-from registry._repo import Repository
-from registry._version import Version
+from fnforge.registry._errors import GitFailed, RegistryError
+from fnforge.registry._repo import Repository
+from fnforge.registry._version import Version
 
 __all__ = ["BlameLine", "HistoryEntry", "blame_function", "function_history"]
 

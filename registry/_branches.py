@@ -5,10 +5,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from registry._writebase import WriteBase
-from registry._errors import BranchExists, GitFailed, RegistryError, UnknownBranch
-from registry._version import Version, pick_best
-from registry._worktree import finish_pending, raise_for_overwrite, refuse_if_dirty
+from fnforge.registry._writebase import WriteBase
+from fnforge.registry._errors import BranchExists, GitFailed, RegistryError, UnknownBranch
+from fnforge.registry._version import Version, pick_best
+from fnforge.registry._worktree import finish_pending, raise_for_overwrite, refuse_if_dirty
 
 __all__ = ["BranchInfo", "BranchesMixin"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from functions import FunctionSet, to_files
-from registry._writebase import WriteBase
+from fnforge.functions import FunctionSet, to_files
+from fnforge.registry._writebase import WriteBase
 
 __all__ = ["DiffMixin", "diff_sets"]
 

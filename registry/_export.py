@@ -18,7 +18,7 @@ import tokenize
 from collections.abc import Mapping
 from typing import Any
 
-from functions import Function, FunctionSet
+from fnforge.functions import Function, FunctionSet
 
 __all__ = ["EXPORT_FORMATS", "export_function_set"]
 
@@ -198,8 +198,8 @@ SERVER_NAME = {server_name!r}
 '''
 
 _MCP_BODY = '''def _load():
-    from functions import Function, FunctionSet
-    from sandbox import Sandbox, SandboxPolicy
+    from fnforge.functions import Function, FunctionSet
+    from fnforge.sandbox import Sandbox, SandboxPolicy
 
     function_set = FunctionSet(tuple(Function.from_dict(spec) for spec in FUNCTIONS))
     return function_set, Sandbox(SandboxPolicy.from_dict(SANDBOX_POLICY))
@@ -207,7 +207,7 @@ _MCP_BODY = '''def _load():
 
 def call_tool_text(sandbox, function_set, name, arguments):
     """(text, is_error) of one sandboxed call; a failed call is reported to the client, not raised."""
-    from functions import FnforgeError
+    from fnforge.functions import FnforgeError
 
     if name not in function_set:
         return f"unknown tool {name!r}; tools: {', '.join(function_set.names)}", True

@@ -20,8 +20,8 @@ from pathlib import Path
 import git
 import gitdb  # type: ignore[import-untyped]
 
-from registry._errors import GitFailed
-from registry._objects import Identity
+from fnforge.registry._errors import GitFailed
+from fnforge.registry._objects import Identity
 
 __all__ = ["Completed", "GitRepo"]
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from registry._errors import BranchLocked
+from fnforge.registry._errors import BranchLocked
 
 __all__ = ["branch_lock", "lock_path", "waiting_lock"]
 

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions import Function, FunctionSet
-from registry._errors import ConcurrentUpdate, RegistryError
-from registry._objects import EMPTY_TREE, TreeEntry, build_commit, format_message, split_message
-from registry._repo import Repository
-from registry._version import Version
+from fnforge.functions import Function, FunctionSet
+from fnforge.registry._errors import ConcurrentUpdate, RegistryError
+from fnforge.registry._objects import EMPTY_TREE, TreeEntry, build_commit, format_message, split_message
+from fnforge.registry._repo import Repository
+from fnforge.registry._version import Version
 
 __all__ = [
     "MergeConflict",

@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from functions import canonical_json
-from registry._writebase import WriteBase
-from registry._lock import waiting_lock
+from fnforge.functions import canonical_json
+from fnforge.registry._writebase import WriteBase
+from fnforge.registry._lock import waiting_lock
 
 __all__ = ["NOTES_REF", "NotesMixin", "deep_merge"]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from registry._errors import RemoteError
-from registry._notes import NOTES_REF, NotesMixin
-from registry._writebase import KEEP
-from registry._version import Version, pick_best
+from fnforge.registry._errors import RemoteError
+from fnforge.registry._notes import NOTES_REF, NotesMixin
+from fnforge.registry._writebase import KEEP
+from fnforge.registry._version import Version, pick_best
 
 __all__ = ["FETCHED_NOTES", "RemoteMixin"]
 

@@ -8,14 +8,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from functions import FunctionSet
-from registry._branches import BranchesMixin
-from registry._diff import DiffMixin
-from registry._errors import AlreadyAToolset, GitFailed, NotAToolset, RegistryError, RemoteError
-from registry._git import GitRepo
-from registry._objects import EMPTY_TREE, Identity, TreeEntry, build_commit, format_message
-from registry._remote import RemoteMixin
-from registry._write import CONFIG_FILE, WritingMixin
+from fnforge.functions import FunctionSet
+from fnforge.registry._branches import BranchesMixin
+from fnforge.registry._diff import DiffMixin
+from fnforge.registry._errors import AlreadyAToolset, GitFailed, NotAToolset, RegistryError, RemoteError
+from fnforge.registry._git import GitRepo
+from fnforge.registry._objects import EMPTY_TREE, Identity, TreeEntry, build_commit, format_message
+from fnforge.registry._remote import RemoteMixin
+from fnforge.registry._write import CONFIG_FILE, WritingMixin
 
 __all__ = ["Repository", "clone", "init", "open"]
 

@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from functions import FnforgeError, Function, Problem, from_files
-from registry._errors import RegistryError
-from registry._notes import NOTES_REF
-from registry._objects import EMPTY_TREE, STATUSES, Identity, parse_trailer_lines, parse_tree
-from registry._repo import Repository, clone
+from fnforge.functions import FnforgeError, Function, Problem, from_files
+from fnforge.registry._errors import RegistryError
+from fnforge.registry._notes import NOTES_REF
+from fnforge.registry._objects import EMPTY_TREE, STATUSES, Identity, parse_trailer_lines, parse_tree
+from fnforge.registry._repo import Repository, clone
 
 __all__ = ["Finding", "FunctionCheck", "UnverifiedToolset", "Verification", "clone_verified", "verify"]
 

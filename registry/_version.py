@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from registry._objects import EMPTY_TREE, parse_trailer_lines
+from fnforge.registry._objects import EMPTY_TREE, parse_trailer_lines
 
 __all__ = ["LOG_ARGS", "Version", "best_of", "counts_for_best", "parse_log", "pick_best"]
 

@@ -16,8 +16,8 @@ import json
 import re
 from pathlib import Path
 
-from registry._errors import DirtyWorkingTree, GitFailed
-from registry._git import GitRepo
+from fnforge.registry._errors import DirtyWorkingTree, GitFailed
+from fnforge.registry._git import GitRepo
 
 __all__ = [
     "TRACKED_PATHS",

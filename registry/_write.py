@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from functions import FunctionSet, read_dir, write_dir
-from registry._writebase import WriteBase
-from registry._errors import NothingToCommit, RegistryError
-from registry._objects import EMPTY_TREE, TreeEntry, format_message, parse_tree
-from registry._version import Version
-from registry._worktree import reset_index
+from fnforge.functions import FunctionSet, read_dir, write_dir
+from fnforge.registry._writebase import WriteBase
+from fnforge.registry._errors import NothingToCommit, RegistryError
+from fnforge.registry._objects import EMPTY_TREE, TreeEntry, format_message, parse_tree
+from fnforge.registry._version import Version
+from fnforge.registry._worktree import reset_index
 
 __all__ = ["WritingMixin"]
 

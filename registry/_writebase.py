@@ -8,11 +8,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
-from functions import FunctionSet, to_files
-from registry._base import RepositoryBase
-from registry._errors import ConcurrentUpdate, GitFailed
-from registry._lock import branch_lock, lock_path
-from registry._objects import (
+from fnforge.functions import FunctionSet, to_files
+from fnforge.registry._base import RepositoryBase
+from fnforge.registry._errors import ConcurrentUpdate, GitFailed
+from fnforge.registry._lock import branch_lock, lock_path
+from fnforge.registry._objects import (
     EMPTY_TREE,
     TreeEntry,
     build_commit,
@@ -22,8 +22,8 @@ from registry._objects import (
     parse_tree,
     split_message,
 )
-from registry._version import Version, counts_for_best, pick_best
-from registry._worktree import (
+from fnforge.registry._version import Version, counts_for_best, pick_best
+from fnforge.registry._worktree import (
     clear_journal,
     finish_pending,
     move_worktree,

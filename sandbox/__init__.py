@@ -20,8 +20,8 @@ Example:
 
 from __future__ import annotations
 
-from sandbox._check import check
-from sandbox._exceptions import (
+from fnforge.sandbox._check import check
+from fnforge.sandbox._exceptions import (
     FunctionError,
     SandboxCheckError,
     SandboxCrash,
@@ -31,8 +31,8 @@ from sandbox._exceptions import (
     SandboxViolation,
     UnknownFunctionError,
 )
-from sandbox._policy import SandboxPolicy
-from sandbox._pool import CallResult, Sandbox
+from fnforge.sandbox._policy import SandboxPolicy
+from fnforge.sandbox._pool import CallResult, Sandbox
 
 __all__ = [
     "CallResult",
@@ -52,5 +52,5 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type) or callable(_obj):
-        _obj.__module__ = "sandbox"
+        _obj.__module__ = "fnforge.sandbox"
 del _name, _obj

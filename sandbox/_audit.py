@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sandbox._guards import Monitor
+from fnforge.sandbox._guards import Monitor
 
 __all__ = ["AuditHook"]
 

@@ -37,10 +37,10 @@ from typing import Any, cast
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 
-from functions import Problem
-from sandbox._modules import DENIED, EXPOSED, SUBMODULES
-from sandbox._policy import SandboxPolicy
-from sandbox._transformer import FnforgeTransformer
+from fnforge.functions import Problem
+from fnforge.sandbox._modules import DENIED, EXPOSED, SUBMODULES
+from fnforge.sandbox._policy import SandboxPolicy
+from fnforge.sandbox._transformer import FnforgeTransformer
 
 __all__ = ["Compiled", "check", "compile_function", "compile_snippet"]
 

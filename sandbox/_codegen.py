@@ -34,8 +34,8 @@ import builtins
 import types
 from typing import Any
 
-from sandbox._guards import SAFE_BUILTINS, Monitor
-from sandbox._modules import EXPOSED
+from fnforge.sandbox._guards import SAFE_BUILTINS, Monitor
+from fnforge.sandbox._modules import EXPOSED
 
 __all__ = ["install"]
 

@@ -19,7 +19,7 @@ Every message is one line an LLM can act on. Caller misuse (a closed
 
 from __future__ import annotations
 
-from functions import FnforgeError, Problem
+from fnforge.functions import FnforgeError, Problem
 
 __all__ = [
     "FunctionError",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox._guards import Monitor
+from fnforge.sandbox._guards import Monitor
 
 __all__ = ["SETTABLE", "ArrayWriter", "guarded_ndarray"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox._modules import DEFAULT_MODULES, SUPPORTED_MODULES
+from fnforge.sandbox._modules import DEFAULT_MODULES, SUPPORTED_MODULES
 
 __all__ = ["SandboxPolicy"]
 

@@ -27,13 +27,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from functions import Problem
-from sandbox._exceptions import (FunctionError, SandboxCheckError, SandboxCrash, SandboxMemoryError,
+from fnforge.functions import Problem
+from fnforge.sandbox._exceptions import (FunctionError, SandboxCheckError, SandboxCrash, SandboxMemoryError,
                                  SandboxTimeout, SandboxViolation, UnknownFunctionError)
-from sandbox._files import encode_files
-from sandbox._policy import SandboxPolicy
-from sandbox._process import WorkerProcess
-from sandbox._protocol import Broken, Overrun
+from fnforge.sandbox._files import encode_files
+from fnforge.sandbox._policy import SandboxPolicy
+from fnforge.sandbox._process import WorkerProcess
+from fnforge.sandbox._protocol import Broken, Overrun
 
 __all__ = ["CallResult", "Sandbox"]
 

@@ -10,6 +10,7 @@ started). The protocol runs on two pipes passed by descriptor number.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -23,17 +24,23 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from sandbox._exceptions import SandboxCrash
-from sandbox._policy import SandboxPolicy
-from sandbox._protocol import Broken, Overrun, read_message, write_message
+from fnforge.sandbox._exceptions import SandboxCrash
+from fnforge.sandbox._policy import SandboxPolicy
+from fnforge.sandbox._protocol import Broken, Overrun, read_message, write_message
 
 __all__ = ["WorkerProcess"]
 
-_ROOT = str(Path(__file__).resolve().parent.parent)
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from sandbox._worker import main; del sys.argv[1]; main()"
+# The worker imports fnforge from the installation, like any other module: the
+# folders of the three packages it loads are its only read roots outside Python.
+_PACKAGES = ("fnforge", "fnforge.functions", "fnforge.sandbox")
+_BOOT = "from fnforge.sandbox._worker import main; main()"
 _START_TIMEOUT_S = 60.0
 _ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+
+
+def _package_dirs() -> list[str]:
+    return [str(Path(importlib.import_module(name).__file__ or "").resolve().parent) for name in _PACKAGES]
 
 
 class WorkerProcess:
@@ -44,14 +51,13 @@ class WorkerProcess:
         self.directory = tempfile.mkdtemp(prefix="fnforge-sandbox-")
         to_worker, self.wfd = os.pipe()
         self.rfd, from_worker = os.pipe()
-        roots = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix,
-                        str(Path(_ROOT, "sandbox")), str(Path(_ROOT, "functions"))})
+        roots = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, *_package_dirs()})
         config = {"policy": policy.to_dict(), "fds": [to_worker, from_worker], "read_roots": roots,
-                  "probes": probes, "audit": audit, "root": _ROOT}
+                  "probes": probes, "audit": audit}
         env = dict(_ENV, HOME=self.directory, TMPDIR=self.directory)
         with open(os.path.join(self.directory, "stderr.log"), "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", _BOOT, _ROOT, json.dumps(config)],
+                [sys.executable, "-I", "-B", "-c", _BOOT, json.dumps(config)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, cwd=self.directory,
                 env=env, pass_fds=(to_worker, from_worker), start_new_session=True, close_fds=True,
             )

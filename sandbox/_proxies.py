@@ -48,9 +48,9 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sandbox._codegen import install as install_codegen_guard
-from sandbox._guards import Monitor
-from sandbox._modules import DENIED, EXPOSED, SUBMODULES
+from fnforge.sandbox._codegen import install as install_codegen_guard
+from fnforge.sandbox._guards import Monitor
+from fnforge.sandbox._modules import DENIED, EXPOSED, SUBMODULES
 
 __all__ = ["ModuleProxy", "build_proxies", "make_importer", "patch_sympy", "plain_math", "stdlib_overrides"]
 

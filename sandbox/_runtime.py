@@ -23,13 +23,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox._boundary import Encoder, cut_text
-from sandbox._check import SNIPPET, Compiled, compile_function, compile_snippet
-from sandbox._files import Attachments, make_open
-from sandbox._guards import Monitor, OutputBuffer, PolicyViolation, make_namespace
-from sandbox._numpy import ArrayWriter, guarded_ndarray
-from sandbox._policy import SandboxPolicy
-from sandbox._proxies import build_proxies, make_importer, patch_sympy, stdlib_overrides
+from fnforge.sandbox._boundary import Encoder, cut_text
+from fnforge.sandbox._check import SNIPPET, Compiled, compile_function, compile_snippet
+from fnforge.sandbox._files import Attachments, make_open
+from fnforge.sandbox._guards import Monitor, OutputBuffer, PolicyViolation, make_namespace
+from fnforge.sandbox._numpy import ArrayWriter, guarded_ndarray
+from fnforge.sandbox._policy import SandboxPolicy
+from fnforge.sandbox._proxies import build_proxies, make_importer, patch_sympy, stdlib_overrides
 
 __all__ = ["LoadedSet", "Runtime", "SoftTimeout", "check_error"]
 

@@ -36,12 +36,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from sandbox._audit import AuditHook
-from sandbox._files import decode_files
-from sandbox._oslayer import apply_landlock, apply_rlimits, apply_seccomp, drop_capabilities, unshare_network
-from sandbox._policy import SandboxPolicy
-from sandbox._protocol import read_message, write_message
-from sandbox._runtime import LoadedSet, Runtime, SoftTimeout, check_error
+from fnforge.sandbox._audit import AuditHook
+from fnforge.sandbox._files import decode_files
+from fnforge.sandbox._oslayer import apply_landlock, apply_rlimits, apply_seccomp, drop_capabilities, unshare_network
+from fnforge.sandbox._policy import SandboxPolicy
+from fnforge.sandbox._protocol import read_message, write_message
+from fnforge.sandbox._runtime import LoadedSet, Runtime, SoftTimeout, check_error
 
 __all__ = ["main"]
 
@@ -58,8 +58,6 @@ class _Worker:
         self.monitor = self.runtime.monitor
         self.alarms = 0
         self._warm_up()
-        # Everything of ours is imported: later (lazy) imports must not scan the project.
-        sys.path[:] = [p for p in sys.path if p != config["root"]]
         self.layers["landlock"] = apply_landlock(config["read_roots"])
         self.layers["rlimits"] = apply_rlimits(memory_mb=self.policy.memory_mb)
         self.layers["capabilities"] = drop_capabilities()

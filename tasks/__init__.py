@@ -9,14 +9,14 @@ Example:
 
 from __future__ import annotations
 
-from tasks._exceptions import TaskDataError, TaskError, TaskSpecError, TaskSplitError
-from tasks._extract import ANSWER_INSTRUCTION, extract_answer
-from tasks._loaders import Split, load_tasks
-from tasks._math import score_math
-from tasks._model import Task
-from tasks._numbers import parse_number
-from tasks._pool import ScoringPool
-from tasks._score import (
+from fnforge.tasks._exceptions import TaskDataError, TaskError, TaskSpecError, TaskSplitError
+from fnforge.tasks._extract import ANSWER_INSTRUCTION, extract_answer
+from fnforge.tasks._loaders import Split, load_tasks
+from fnforge.tasks._math import score_math
+from fnforge.tasks._model import Task
+from fnforge.tasks._numbers import parse_number
+from fnforge.tasks._pool import ScoringPool
+from fnforge.tasks._score import (
     SCORER_NAMES,
     score,
     score_choice,
@@ -25,8 +25,8 @@ from tasks._score import (
     score_numeric,
     scorer_name,
 )
-from tasks._spec import MATH_SUBJECTS, SPEC_FORMS, TaskKind, TaskSpec
-from tasks._split import TaskSplit, TaskSplits, make_splits, select_split, selection_hash
+from fnforge.tasks._spec import MATH_SUBJECTS, SPEC_FORMS, TaskKind, TaskSpec
+from fnforge.tasks._split import TaskSplit, TaskSplits, make_splits, select_split, selection_hash
 
 __all__ = [
     "ANSWER_INSTRUCTION",
@@ -62,4 +62,4 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type):
-        _obj.__module__ = "tasks"
+        _obj.__module__ = "fnforge.tasks"

@@ -12,7 +12,7 @@ Answers are untrusted model output: scoring one never raises, it returns False.
 
 from __future__ import annotations
 
-from functions import FnforgeError
+from fnforge.functions import FnforgeError
 
 __all__ = ["TaskDataError", "TaskError", "TaskSpecError", "TaskSplitError"]
 

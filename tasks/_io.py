@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks._exceptions import TaskDataError
+from fnforge.tasks._exceptions import TaskDataError
 
 __all__ = ["Record", "file_sha256", "get_int", "get_str", "get_text", "read_json", "read_jsonl"]
 

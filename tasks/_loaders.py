@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from tasks._exceptions import TaskError
-from tasks._io import Record, file_sha256, get_int, get_str, get_text, read_json, read_jsonl
-from tasks._model import Task
-from tasks._score import SCORER_NAMES
-from tasks._spec import MATH_SUBJECTS, TaskSpec
+from fnforge.tasks._exceptions import TaskError
+from fnforge.tasks._io import Record, file_sha256, get_int, get_str, get_text, read_json, read_jsonl
+from fnforge.tasks._model import Task
+from fnforge.tasks._score import SCORER_NAMES
+from fnforge.tasks._spec import MATH_SUBJECTS, TaskSpec
 
 __all__ = ["Split", "load_tasks"]
 

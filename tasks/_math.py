@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from tasks._deadline import DeadlineExceeded, call_with_deadline
+from fnforge.tasks._deadline import DeadlineExceeded, call_with_deadline
 
 __all__ = ["MAX_MATH_ANSWER_CHARS", "equivalent", "prepare_math", "score_math"]
 

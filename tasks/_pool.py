@@ -25,17 +25,17 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
-from tasks._exceptions import TaskError
-from tasks._math import equivalent, prepare_math
-from tasks._model import Task
-from tasks._score import score_with
+from fnforge.tasks._exceptions import TaskError
+from fnforge.tasks._math import equivalent, prepare_math
+from fnforge.tasks._model import Task
+from fnforge.tasks._score import score_with
 
 __all__ = ["ScoringPool"]
 
 # The forkserver imports these once (tasks._warm also runs a few comparisons);
 # each worker forks from it with math-verify loaded and warm, so a replacement
 # starts in milliseconds. "__main__" is multiprocessing's own default.
-_PRELOAD = ["__main__", "math_verify", "tasks._pool", "tasks._warm"]
+_PRELOAD = ["__main__", "math_verify", "fnforge.tasks._pool", "fnforge.tasks._warm"]
 _MAX_REPLY_BYTES = 4096
 _REAP_S = 5.0
 

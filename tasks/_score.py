@@ -7,10 +7,10 @@ import string
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
-from tasks._exceptions import TaskError
-from tasks._math import score_math
-from tasks._model import Task
-from tasks._numbers import parse_number
+from fnforge.tasks._exceptions import TaskError
+from fnforge.tasks._math import score_math
+from fnforge.tasks._model import Task
+from fnforge.tasks._numbers import parse_number
 
 __all__ = [
     "SCORER_NAMES",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tasks._exceptions import TaskSpecError
+from fnforge.tasks._exceptions import TaskSpecError
 
 __all__ = ["MATH_SUBJECTS", "SPEC_FORMS", "TaskKind", "TaskSpec"]
 

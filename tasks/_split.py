@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks._exceptions import TaskSplitError
-from tasks._loaders import Split, load_tasks
-from tasks._model import Task
-from tasks._spec import TaskSpec
+from fnforge.tasks._exceptions import TaskSplitError
+from fnforge.tasks._loaders import Split, load_tasks
+from fnforge.tasks._model import Task
+from fnforge.tasks._spec import TaskSpec
 
 __all__ = ["TaskSplit", "TaskSplits", "make_splits", "select_split", "selection_hash"]
 

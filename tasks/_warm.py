@@ -7,7 +7,7 @@ not ~50 ms).
 
 from __future__ import annotations
 
-from tasks._math import equivalent
+from fnforge.tasks._math import equivalent
 
 _SAMPLES = (
     (r"\frac{\sqrt{3}}{2}", r"\frac{1}{2}\sqrt3"),

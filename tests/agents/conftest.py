@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from agents import LLMConfig
-from functions import Function, FunctionSet
-from sandbox import Sandbox, SandboxPolicy
-from tasks import Task
+from fnforge.agents import LLMConfig
+from fnforge.functions import Function, FunctionSet
+from fnforge.sandbox import Sandbox, SandboxPolicy
+from fnforge.tasks import Task
 from tests.llm_server import ScriptedLLM
 
 

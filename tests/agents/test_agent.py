@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agents import (
+from fnforge.agents import (
     AgentConfig,
     ErrorStep,
     LLMClient,
@@ -22,9 +22,9 @@ from agents import (
     solve,
     stream,
 )
-from functions import FunctionSet
-from sandbox import Sandbox
-from tasks import ANSWER_INSTRUCTION
+from fnforge.functions import FunctionSet
+from fnforge.sandbox import Sandbox
+from fnforge.tasks import ANSWER_INSTRUCTION
 from tests.agents.conftest import linear_args, linear_task, make_function
 from tests.llm_server import (
     Fault,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agents import AgentConfig, LLMClient, LLMConfig, StopReason, Trajectory, solve
-from agents._tools import read_attachments
-from functions import FunctionSet
-from sandbox import Sandbox
-from tasks import Task, TaskDataError, load_tasks
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig, StopReason, Trajectory, solve
+from fnforge.agents._tools import read_attachments
+from fnforge.functions import FunctionSet
+from fnforge.sandbox import Sandbox
+from fnforge.tasks import Task, TaskDataError, load_tasks
 from tests.llm_server import ScriptedLLM, react_solver, tool_solver
 
 pytestmark = pytest.mark.anyio

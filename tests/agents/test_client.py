@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agents import (
+from fnforge.agents import (
     AgentError,
     LLMCacheError,
     LLMClient,

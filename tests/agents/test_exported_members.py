@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-import agents
+from fnforge import agents
 
 
 def test_all_does_list_sorted_public_names() -> None:

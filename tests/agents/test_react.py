@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents import parse_react
+from fnforge.agents import parse_react
 
 
 def test_parse_react_does_read_action_and_input() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents._tools import ArgumentsError, parse_action_input, parse_arguments
-from functions import FunctionSet
+from fnforge.agents._tools import ArgumentsError, parse_action_input, parse_arguments
+from fnforge.functions import FunctionSet
 from tests.agents.conftest import make_function
 
 FS = FunctionSet((

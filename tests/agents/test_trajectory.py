@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents import (
+from fnforge.agents import (
     SCHEMA_VERSION,
     AnswerStep,
     ErrorStep,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner, Result
 
-from fnforge import cli
+from fnforge.cli import cli
 
 
 def run(env: dict[str, str], *args: str) -> Result:

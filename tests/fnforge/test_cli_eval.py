@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import registry
-from fnforge import cli
-from fnforge._config import ToolsetConfig
+from fnforge import registry
+from fnforge.cli import cli
+from fnforge.cli._config import ToolsetConfig
 from tests.llm_server import ScriptedLLM, reply_error
 from tests.optimizer.fixtures.eval_kit import DATA_DIR, TEST_TASKS, ZERO_ANSWER_TASKS, solver_policy, with_solver
 

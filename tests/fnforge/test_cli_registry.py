@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 import pytest
 
-import registry
-from fnforge import cli
+from fnforge import registry
+from fnforge.cli import cli
 from tests.fnforge.cli import ok, run
-from fnforge._config import load_config
-from functions import Function, FunctionSet
+from fnforge.cli._config import load_config
+from fnforge.functions import Function, FunctionSet
 
 COMMANDS = ("init", "log", "best", "show", "diff", "rollback", "branch", "commit")
 BRANCH_COMMANDS = ("create", "list", "delete")

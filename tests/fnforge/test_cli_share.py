@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import registry
+from fnforge import registry
 from tests.fnforge.cli import ok, run
-from functions import Function, FunctionSet
+from fnforge.functions import Function, FunctionSet
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
 DOUBLE = Function(name="double", description="Twice x.", parameters=SCHEMA, code="def double(x):\n    return 2 * x\n")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import registry
-from functions import Function, FunctionSet
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet
 from tests.llm_server import ScriptedLLM
 from tests.optimizer.study_support import LINEAR_ARGS, SOLVE, SOLVE_BUGGY, invoke, policy, train_two_domains
 

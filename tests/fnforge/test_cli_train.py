@@ -26,10 +26,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import registry
-from fnforge import cli
-from fnforge._live_view import LiveView
-from optimizer._live import Phase, PhaseStarted, RunStarted, Spend, StepFinished, StepStatus, TaskDone
+from fnforge import registry
+from fnforge.cli import cli
+from fnforge.cli._live_view import LiveView
+from fnforge.optimizer._live import Phase, PhaseStarted, RunStarted, Spend, StepFinished, StepStatus, TaskDone
 from tests.llm_server import Request, ScriptedLLM
 from tests.optimizer.policies import TERMINATE, OptimizerScript, is_optimizer_request
 from tests.optimizer.trainer_support import FIXTURES, add_solve, agent_policy, content_policy, init_repo, section
@@ -189,7 +189,7 @@ def _failure_prompt(req: Request) -> bool:
 
 def _train_process(path: Path, env: Mapping[str, str], resume: bool) -> subprocess.Popen[str]:
     args = ["--resume", "--concurrency", "2"] if resume else [*BASE_ARGS, "--patience", "2"]
-    code = "from fnforge import main; main()"
+    code = "from fnforge.cli import main; main()"
     return subprocess.Popen([sys.executable, "-c", code, "-C", str(path), "train", *args],
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

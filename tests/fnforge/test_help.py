@@ -12,9 +12,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import fnforge
-from fnforge import cli
-from fnforge._cli import COMMAND_MODULES
+import fnforge.cli
+from fnforge.cli import cli
+from fnforge.cli._group import COMMAND_MODULES
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -44,15 +44,15 @@ def test_top_level_help_shows_an_example() -> None:
 
 
 def test_command_table_names_exactly_the_commands_the_modules_define() -> None:
-    package = Path(fnforge.__file__).parent
+    package = Path(fnforge.cli.__file__).parent
     for info in pkgutil.iter_modules([str(package)]):
         if info.name.startswith("_cmd_"):
-            importlib.import_module(f"fnforge.{info.name}")
-    defined = {name: cmd.callback.__module__.removeprefix("fnforge._cmd_") for name, cmd in cli.commands.items()}
+            importlib.import_module(f"fnforge.cli.{info.name}")
+    defined = {name: cmd.callback.__module__.removeprefix("fnforge.cli._cmd_") for name, cmd in cli.commands.items()}
     assert defined == COMMAND_MODULES
 
 
 def test_registry_commands_do_not_import_openai_or_matplotlib() -> None:
-    code = "import sys; from fnforge import cli; cli.get_command(None, 'log'); print('openai' in sys.modules, 'matplotlib' in sys.modules)"
+    code = "import sys; from fnforge.cli import cli; cli.get_command(None, 'log'); print('openai' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

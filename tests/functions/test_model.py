@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions import Function, FunctionSet, FunctionSetError, FunctionSpecError, from_files, to_files
+from fnforge.functions import Function, FunctionSet, FunctionSetError, FunctionSpecError, from_files, to_files
 
 
 def make(name: str = "double", body: str = "return 2 * x", doc: str = "Twice x.") -> Function:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from functions import Function, FunctionSpecError, validate_function
+from fnforge.functions import Function, FunctionSpecError, validate_function
 
 OBJECT = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
 

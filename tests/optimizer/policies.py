@@ -28,8 +28,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agents import AnswerStep, ModelStep, StopReason, ToolCall, ToolStep, Trajectory
-from optimizer import Report, TaskResult
+from fnforge.agents import AnswerStep, ModelStep, StopReason, ToolCall, ToolStep, Trajectory
+from fnforge.optimizer import Report, TaskResult
 from tests.llm_server import Policy, Reply, Request, reply_text, reply_tool_call
 
 __all__ = [

@@ -18,8 +18,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
-import registry
-from fnforge import cli
+from fnforge import registry
+from fnforge.cli import cli
 from tests.llm_server import Reply, Request, ScriptedLLM, tool_solver
 from tests.optimizer.policies import TERMINATE, add_call, is_optimizer_request
 

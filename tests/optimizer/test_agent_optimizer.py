@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from agents import LLMClient, LLMConfig
-from functions import Function, FunctionSet
-from optimizer._actions import ActionRejected, parse_action, smoke_arguments
-from optimizer._agent_optimizer import AgentOptimizer, Failure, History, StepResult
-from sandbox import Sandbox, SandboxPolicy
+from fnforge.agents import LLMClient, LLMConfig
+from fnforge.functions import Function, FunctionSet
+from fnforge.optimizer._actions import ActionRejected, parse_action, smoke_arguments
+from fnforge.optimizer._agent_optimizer import AgentOptimizer, Failure, History, StepResult
+from fnforge.sandbox import Sandbox, SandboxPolicy
 from tests.llm_server import Fault, Request, ScriptedLLM, reply_text, reply_tool_call, reply_tool_calls
 from tests.optimizer.policies import (
     TERMINATE,

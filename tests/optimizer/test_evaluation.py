@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from agents import AgentConfig, LLMClient, LLMConfig, LLMRejected
-from functions import FunctionSet
-from optimizer import CacheKey, EvalCache, EvalCacheError, Report, TaskResult, cache_key, evaluate, wilson_interval
-from sandbox import Sandbox, SandboxPolicy
-from tasks import Task, load_tasks
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig, LLMRejected
+from fnforge.functions import FunctionSet
+from fnforge.optimizer import CacheKey, EvalCache, EvalCacheError, Report, TaskResult, cache_key, evaluate, wilson_interval
+from fnforge.sandbox import Sandbox, SandboxPolicy
+from fnforge.tasks import Task, load_tasks
 from tests.llm_server import Fault, InFlight, ScriptedLLM, reply_error, reply_text
 from tests.optimizer.fixtures.eval_kit import (
     DATA_DIR,

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from functions import Function, FunctionSet
-from optimizer._prompt import (
+from fnforge.functions import Function, FunctionSet
+from fnforge.optimizer._prompt import (
     MIN_HISTORY_CHARS,
     build_prompt,
     estimate_tokens,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import registry
-from functions import Function, FunctionSet
-from optimizer._report import build_report, function_complexity, summary_lines, write_report
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet
+from fnforge.optimizer._report import build_report, function_complexity, summary_lines, write_report
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
                              shutil.which("google-chrome")) if p and Path(p).exists()), None)

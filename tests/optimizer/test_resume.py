@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import registry
-from functions import FunctionSet
-from optimizer._run_state import TrainingError, find_run, reconstruct
-from optimizer._summary import RunStop
-from optimizer._train_config import TrainConfig
-from sandbox import Sandbox, SandboxPolicy
+from fnforge import registry
+from fnforge.functions import FunctionSet
+from fnforge.optimizer._run_state import TrainingError, find_run, reconstruct
+from fnforge.optimizer._summary import RunStop
+from fnforge.optimizer._train_config import TrainConfig
+from fnforge.sandbox import Sandbox, SandboxPolicy
 from tests.llm_server import ScriptedLLM
 from tests.optimizer.policies import TERMINATE, OptimizerScript, is_optimizer_request
 from tests.optimizer.trainer_support import TRAIN6, agent_policy, content_policy, history, init_repo, section, train

@@ -10,14 +10,14 @@ from typing import Literal
 
 import pytest
 
-from agents import AgentConfig, LLMClient, LLMConfig
-from functions import FunctionSet
-from optimizer import EvalCache, Report, evaluate
-from optimizer._live import PhaseStarted, RunFinished, RunStarted, StepFinished, StepStatus, TaskDone, TrainEvent
-from optimizer._run_state import TrainingError
-from optimizer._train_config import TrainConfig
-from optimizer._summary import RunStop
-from sandbox import Sandbox, SandboxPolicy
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig
+from fnforge.functions import FunctionSet
+from fnforge.optimizer import EvalCache, Report, evaluate
+from fnforge.optimizer._live import PhaseStarted, RunFinished, RunStarted, StepFinished, StepStatus, TaskDone, TrainEvent
+from fnforge.optimizer._run_state import TrainingError
+from fnforge.optimizer._train_config import TrainConfig
+from fnforge.optimizer._summary import RunStop
+from fnforge.sandbox import Sandbox, SandboxPolicy
 from tests.llm_server import Fault, ScriptedLLM
 from tests.optimizer.policies import TERMINATE, OptimizerScript, add_call, is_optimizer_request, revise_call
 from tests.optimizer.trainer_support import (

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-import registry
-from agents import AgentConfig, LLMClient, LLMConfig
-from functions import Function, FunctionSet
-from optimizer import EvalCache, OptimizerError, Report, evaluate
-from optimizer._transfer import BASELINE_LABEL, Domain, TransferMatrix, merge_domains, transfer_matrix
-from sandbox import Sandbox
-from tasks import make_splits
+from fnforge import registry
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig
+from fnforge.functions import Function, FunctionSet
+from fnforge.optimizer import EvalCache, OptimizerError, Report, evaluate
+from fnforge.optimizer._transfer import BASELINE_LABEL, Domain, TransferMatrix, merge_domains, transfer_matrix
+from fnforge.sandbox import Sandbox
+from fnforge.tasks import make_splits
 from tests.llm_server import ScriptedLLM
 from tests.optimizer.study_support import (AREA_ARGS, AREA_CODE, LINEAR_ARGS, SOLVE, SOLVE_BUGGY, policy,
                                            write_data)

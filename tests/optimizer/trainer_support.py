@@ -14,17 +14,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import registry
-from agents import AgentConfig, LLMClient, LLMConfig
-from optimizer import EvalCache
-from optimizer._agent_optimizer import AgentOptimizer
-from optimizer._live import TrainEvent
-from optimizer._run_state import RunRecord
-from optimizer._train_config import TrainConfig
-from optimizer._summary import RunSummary
-from optimizer._trainer import Trainer
-from sandbox import Sandbox
-from tasks import Task, load_tasks
+from fnforge import registry
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig
+from fnforge.optimizer import EvalCache
+from fnforge.optimizer._agent_optimizer import AgentOptimizer
+from fnforge.optimizer._live import TrainEvent
+from fnforge.optimizer._run_state import RunRecord
+from fnforge.optimizer._train_config import TrainConfig
+from fnforge.optimizer._summary import RunSummary
+from fnforge.optimizer._trainer import Trainer
+from fnforge.sandbox import Sandbox
+from fnforge.tasks import Task, load_tasks
 from tests.llm_server import Request, tool_solver
 from tests.optimizer.policies import TERMINATE, add_call, is_optimizer_request, revise_call
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import registry
+from fnforge import registry
 
 _GIT_VARIABLES = (
     "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from functions import Function, FunctionSet
+from fnforge.functions import Function, FunctionSet
 
 
 def make_function(name: str, version: int = 0, *, description: str | None = None) -> Function:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import registry
-from functions import Function, FunctionSet
-from registry._bisect import bisect_run
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet
+from fnforge.registry._bisect import bisect_run
 
 # Judges BISECT_HEAD: bad when f returns x + 1, skip rejected trials.
 JUDGE = """

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import registry
-from functions import Function, FunctionSet
-from registry._blame import blame_function, function_history
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet
+from fnforge.registry._blame import blame_function, function_history
 
 
 def fn(body: str) -> FunctionSet:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import registry
+from fnforge import registry
 from tests.registry.helpers import accepted, git, make_set
 
 

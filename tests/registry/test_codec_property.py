@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import registry
-from functions import Function, FunctionSet, read_dir, write_dir
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet, read_dir, write_dir
 
 NAMES = ("solve", "parse", "area", "count_primes", "f")
 _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(str.strip)

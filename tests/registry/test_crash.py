@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import registry
+from fnforge import registry
 from tests.registry.helpers import git, make_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ while True:
 
 
 def _kill_writer_at_random(path: Path, branch: str, delay: float) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     child = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(path), branch], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )

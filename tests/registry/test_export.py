@@ -12,9 +12,9 @@ from types import ModuleType
 import anyio
 import pytest
 
-from functions import Function, FunctionSet
-from registry._export import export_function_set
-from sandbox import Sandbox, SandboxPolicy
+from fnforge.functions import Function, FunctionSet
+from fnforge.registry._export import export_function_set
+from fnforge.sandbox import Sandbox, SandboxPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 
-import registry
+from fnforge import registry
 
 
 def test_registry_all_is_sorted_and_complete() -> None:
@@ -14,7 +14,7 @@ def test_registry_all_is_sorted_and_complete() -> None:
 
 
 def test_registry_classes_present_themselves_as_registry() -> None:
-    assert registry.Repository.__module__ == registry.Version.__module__ == "registry"
+    assert registry.Repository.__module__ == registry.Version.__module__ == "fnforge.registry"
 
 
 def test_registry_errors_share_one_root_with_exit_code_3() -> None:

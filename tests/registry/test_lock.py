@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import registry
+from fnforge import registry
 from tests.registry.helpers import make_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ for step in range(int(sys.argv[3])):
 
 
 def _python(code: str, *args: str, stdout: int | None = None) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env, stdout=stdout, text=True)
 
 

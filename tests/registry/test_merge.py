@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import registry
-from functions import Function, FunctionSet
-from registry._merge import commit_merge, merge_function_sets, plan_merge, rename_function
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet
+from fnforge.registry._merge import commit_merge, merge_function_sets, plan_merge, rename_function
 
 
 def fn(name: str, body: str = "return x", description: str = "Does a thing.") -> Function:

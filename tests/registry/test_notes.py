@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-import registry
+from fnforge import registry
 from tests.registry.helpers import git, make_set
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import registry
+from fnforge import registry
 from tests.registry.helpers import accepted, git, make_set
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import registry
-from functions import FunctionSet
+from fnforge import registry
+from fnforge.functions import FunctionSet
 from tests.registry.helpers import accepted, git, make_function, make_set
 
 

@@ -11,8 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import registry
-from functions import FunctionSet, read_dir
+from fnforge import registry
+from fnforge.functions import FunctionSet, read_dir
 from tests.registry.helpers import git, make_function
 
 NAMES = ("a", "b", "c")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import registry
-from functions import Function, FunctionSet, Problem
-from registry._verify import UnverifiedToolset, clone_verified, verify
-from sandbox import check
+from fnforge import registry
+from fnforge.functions import Function, FunctionSet, Problem
+from fnforge.registry._verify import UnverifiedToolset, clone_verified, verify
+from fnforge.sandbox import check
 
 
 def fn(name: str, code: str) -> Function:

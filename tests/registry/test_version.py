@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-import registry
-from registry._objects import format_message, message_trailers, split_message
+from fnforge import registry
+from fnforge.registry._objects import format_message, message_trailers, split_message
 
 
 def _version(sha: str, trailers: dict[str, str]) -> registry.Version:

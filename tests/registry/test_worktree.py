@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-import registry
-from functions import FunctionSpecError, read_dir
+from fnforge import registry
+from fnforge.functions import FunctionSpecError, read_dir
 from tests.registry.helpers import accepted, git, make_function, make_set
 
 

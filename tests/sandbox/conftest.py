@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sandbox import Sandbox, SandboxPolicy
+from fnforge.sandbox import Sandbox, SandboxPolicy
 
 TEST_POLICY = SandboxPolicy(timeout_s=1.0, kill_grace_s=0.5, max_sets_per_worker=1_000)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sandbox import (FunctionError, SandboxCheckError, SandboxError, SandboxPolicy, SandboxViolation, check)
+from fnforge.sandbox import (FunctionError, SandboxCheckError, SandboxError, SandboxPolicy, SandboxViolation, check)
 from tests.sandbox.conftest import TEST_POLICY, RawSet, fn
 
 EMPTY = RawSet()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions import Problem
-from sandbox import SandboxPolicy, check
+from fnforge.functions import Problem
+from fnforge.sandbox import SandboxPolicy, check
 from tests.sandbox.conftest import fn
 
 POLICY = SandboxPolicy()

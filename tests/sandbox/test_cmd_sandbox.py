@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import registry
-from fnforge import cli
-from functions import Function, FunctionSet, write_dir
+from fnforge import registry
+from fnforge.cli import cli
+from fnforge.functions import Function, FunctionSet, write_dir
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
 

@@ -9,7 +9,7 @@ import mpmath  # type: ignore[import-untyped]
 import numpy
 import pytest
 
-from sandbox._codegen import _Allowed, _problem
+from fnforge.sandbox._codegen import _Allowed, _problem
 
 ALLOWED = _Allowed(numpy)
 MPMATH = {name: getattr(mpmath, name) for name in dir(mpmath) if not name.startswith("_")}

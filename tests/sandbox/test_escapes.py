@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sandbox import (FunctionError, SandboxCheckError, SandboxError, SandboxMemoryError, SandboxTimeout,
+from fnforge.sandbox import (FunctionError, SandboxCheckError, SandboxError, SandboxMemoryError, SandboxTimeout,
                      SandboxViolation)
 from tests.sandbox.conftest import RawSet, fn, one
 

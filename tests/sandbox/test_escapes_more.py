@@ -13,7 +13,7 @@ import concurrent.futures
 
 import pytest
 
-from sandbox import Sandbox, SandboxCrash, SandboxPolicy, SandboxTimeout, SandboxViolation
+from fnforge.sandbox import Sandbox, SandboxCrash, SandboxPolicy, SandboxTimeout, SandboxViolation
 from tests.sandbox.conftest import RawSet, fn, one
 from tests.sandbox.test_escapes import CHECK, FUNCTION, TIMEOUT, VIOLATION, Attack, a
 

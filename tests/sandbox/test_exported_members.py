@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sandbox
+from fnforge import sandbox
 
 
 def test_all_is_sorted_and_lists_every_public_name() -> None:
@@ -11,7 +11,7 @@ def test_all_is_sorted_and_lists_every_public_name() -> None:
 
 
 def test_exports_present_themselves_as_sandbox_members() -> None:
-    assert {getattr(sandbox, n).__module__ for n in sandbox.__all__} == {"sandbox"}
+    assert {getattr(sandbox, n).__module__ for n in sandbox.__all__} == {"fnforge.sandbox"}
 
 
 def test_every_error_is_a_sandbox_error_with_exit_code_4() -> None:

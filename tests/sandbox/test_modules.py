@@ -7,9 +7,9 @@ import types
 
 import pytest
 
-from sandbox._guards import Monitor, PolicyViolation
-from sandbox._modules import DEFAULT_MODULES, DENIED, EXPOSED, SUBMODULES, SUPPORTED_MODULES
-from sandbox._proxies import ModuleProxy, make_importer, plain_math
+from fnforge.sandbox._guards import Monitor, PolicyViolation
+from fnforge.sandbox._modules import DEFAULT_MODULES, DENIED, EXPOSED, SUBMODULES, SUPPORTED_MODULES
+from fnforge.sandbox._proxies import ModuleProxy, make_importer, plain_math
 
 
 @pytest.mark.parametrize("module", sorted(set(EXPOSED) - {"__future__"}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import FunctionError, SandboxMemoryError, SandboxViolation
+from fnforge.sandbox import FunctionError, SandboxMemoryError, SandboxViolation
 
 PROBES = [
     # id, code, audit-hook rule, what the kernel layers alone do
@@ -93,5 +93,5 @@ def test_every_isolation_layer_is_on_here(sandbox) -> None:
     ("drop_capabilities()", "off: capset: Operation not permitted"),
 ])
 def test_a_layer_the_kernel_refuses_reports_off_with_the_reason(bare_sandbox, call: str, reason: str) -> None:
-    code = f"from sandbox import _oslayer\nresult = _oslayer.{call}"
+    code = f"from fnforge.sandbox import _oslayer\nresult = _oslayer.{call}"
     assert bare_sandbox._probe(code).value == reason

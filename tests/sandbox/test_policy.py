@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from sandbox import SandboxPolicy
+from fnforge.sandbox import SandboxPolicy
 
 
 def test_policy_defaults_are_design_section_4() -> None:

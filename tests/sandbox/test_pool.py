@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sandbox import Sandbox, SandboxCrash, SandboxPolicy, SandboxTimeout, UnknownFunctionError
+from fnforge.sandbox import Sandbox, SandboxCrash, SandboxPolicy, SandboxTimeout, UnknownFunctionError
 from tests.sandbox.conftest import TEST_POLICY, RawSet, fn, one
 
 PID = "import os\nresult = os.getpid()"

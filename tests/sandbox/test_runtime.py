@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions import Function, FunctionSet
-from sandbox import FunctionError, SandboxCheckError, SandboxViolation, UnknownFunctionError
+from fnforge.functions import Function, FunctionSet
+from fnforge.sandbox import FunctionError, SandboxCheckError, SandboxViolation, UnknownFunctionError
 from tests.sandbox.conftest import RawSet, fn, one
 
 TABLE = """\

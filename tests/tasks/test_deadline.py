@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tasks._deadline import DeadlineExceeded, call_with_deadline
+from fnforge.tasks._deadline import DeadlineExceeded, call_with_deadline
 
 
 def busy(seconds: float) -> int:

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-import tasks
+from fnforge import tasks
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -16,11 +16,11 @@ def test_all_is_sorted_and_complete() -> None:
 
 def test_exported_classes_report_the_package_as_module() -> None:
     classes = [getattr(tasks, n) for n in tasks.__all__ if isinstance(getattr(tasks, n), type)]
-    assert classes and all(c.__module__ == "tasks" for c in classes)
+    assert classes and all(c.__module__ == "fnforge.tasks" for c in classes)
 
 
 def test_task_errors_subclass_fnforge_error_with_exit_codes() -> None:
-    from functions import FnforgeError
+    from fnforge.functions import FnforgeError
 
     assert issubclass(tasks.TaskError, FnforgeError)
     assert tasks.TaskError.exit_code == 6

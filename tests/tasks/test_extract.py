@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks import ANSWER_INSTRUCTION, extract_answer
+from fnforge.tasks import ANSWER_INSTRUCTION, extract_answer
 
 
 @pytest.mark.parametrize(

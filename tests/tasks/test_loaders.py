@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import Task, TaskDataError, TaskError, load_tasks
+from fnforge.tasks import Task, TaskDataError, TaskError, load_tasks
 
 from .conftest import FIXTURES
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks import load_tasks, score_math
-from tasks._math import MAX_MATH_ANSWER_CHARS
+from fnforge.tasks import load_tasks, score_math
+from fnforge.tasks._math import MAX_MATH_ANSWER_CHARS
 
 from .math_pairs import PAIRS
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tasks import ScoringPool, Task, TaskError
-from tasks._math import prepare_math
+from fnforge.tasks import ScoringPool, Task, TaskError
+from fnforge.tasks._math import prepare_math
 
 from .math_pairs import PAIRS
 

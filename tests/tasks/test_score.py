@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tasks import (
+from fnforge.tasks import (
     Task,
     TaskError,
     load_tasks,

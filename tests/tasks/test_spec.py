@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import MATH_SUBJECTS, TaskSpec, TaskSpecError
+from fnforge.tasks import MATH_SUBJECTS, TaskSpec, TaskSpecError
 
 
 @pytest.mark.parametrize(

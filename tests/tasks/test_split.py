@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import (
+from fnforge.tasks import (
     Task,
     TaskSplit,
     TaskSplitError,

@@ -16,7 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from optimizer import (
+from fnforge.optimizer import (
     Phase, PhaseStarted, RunFinished, RunStarted, RunStop, RunSummary, Spend, StepFinished, StepStatus, TaskDone,
     TrainEvent,
 )

@@ -18,21 +18,19 @@ from typing import Any
 
 import click
 
-import fnforge
-import registry
-import sandbox
-from agents import AgentConfig, LLMClient
-from fnforge._cli import AppContext, cli, pass_app
-from fnforge._cmd_study import _agent_options, branch_domain
-from fnforge._config import CONFIG_FILE, ConfigError, load_config, sandbox_policy
-from fnforge._runtime import data_option, llm_config, llm_options, open_eval_cache
-from functions import FnforgeError
-from optimizer import Report, evaluate
-from registry import (
+from fnforge import registry, sandbox
+from fnforge.agents import AgentConfig, LLMClient
+from fnforge.cli._group import AppContext, cli, pass_app
+from fnforge.cli._cmd_study import _agent_options, branch_domain
+from fnforge.cli._config import CONFIG_FILE, ConfigError, load_config, sandbox_policy
+from fnforge.cli._runtime import data_option, llm_config, llm_options, open_eval_cache
+from fnforge.functions import FnforgeError
+from fnforge.optimizer import Report, evaluate
+from fnforge.registry import (
     BISECT_REV, EXPORT_FORMATS, FunctionCheck, UnverifiedToolset, Verification, bisect_run, blame_function,
     clone_verified, export_function_set, verify,
 )
-from tasks import Task
+from fnforge.tasks import Task
 
 __all__: list[str] = []
 
@@ -261,11 +259,9 @@ def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, s
         plan_path = repo.state_dir / "bisect" / f"plan-{os.getpid()}.json"
         plan_path.parent.mkdir(parents=True, exist_ok=True)
         plan_path.write_text(json.dumps(plan), encoding="utf-8")
-        root = str(Path(fnforge.__file__).resolve().parents[1])
-        env = {"PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
-        command = [sys.executable, "-c", "import fnforge; fnforge.main()", "bisect-step", str(plan_path)]
+        command = [sys.executable, "-c", "from fnforge.cli import main; main()", "bisect-step", str(plan_path)]
         try:
-            result = bisect_run(repo, good=good_rev, bad=bad, command=command, env=env)
+            result = bisect_run(repo, good=good_rev, bad=bad, command=command)
         finally:
             plan_path.unlink(missing_ok=True)
     click.echo(f"Bisecting between good {result.good[:7]} and bad {result.bad[:7]} (first parents):")

@@ -19,17 +19,17 @@ from typing import Any, TypeVar
 
 import click
 
-import registry
-from agents import AgentConfig, LLMClient
-from fnforge._cli import AppContext, cli, pass_app
-from fnforge._config import CONFIG_FILE, ToolsetConfig, load_config
-from fnforge._runtime import data_option, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
-from optimizer import Report
-from optimizer import (
+from fnforge import registry
+from fnforge.agents import AgentConfig, LLMClient
+from fnforge.cli._group import AppContext, cli, pass_app
+from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config
+from fnforge.cli._runtime import data_option, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
+from fnforge.optimizer import Report
+from fnforge.optimizer import (
     BASELINE_LABEL, MERGE_MODES, Domain, TrainingError, build_report, find_run, merge_domains, plot_heatmap,
     summary_lines, transfer_matrix, write_report,
 )
-from tasks import make_splits, selection_hash
+from fnforge.tasks import make_splits, selection_hash
 
 __all__ = ["branch_domain", "domain_settings"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import tomli_w
 
-from functions import FnforgeError
-from sandbox import SandboxPolicy
+from fnforge.functions import FnforgeError
+from fnforge.sandbox import SandboxPolicy
 
 __all__ = ["CONFIG_FILE", "ConfigError", "ToolsetConfig", "load_config", "sandbox_policy"]
 

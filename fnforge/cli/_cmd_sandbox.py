@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 
-import registry
-from fnforge._cli import AppContext, cli, pass_app
-from fnforge._config import load_config, sandbox_policy
-from functions import FunctionSet, read_dir
-from sandbox import Sandbox, SandboxCheckError, check
+from fnforge import registry
+from fnforge.cli._group import AppContext, cli, pass_app
+from fnforge.cli._config import load_config, sandbox_policy
+from fnforge.functions import FunctionSet, read_dir
+from fnforge.sandbox import Sandbox, SandboxCheckError, check
 
 __all__: list[str] = []
 

@@ -34,10 +34,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agents import LLMConfig
-from fnforge._config import ConfigError, ToolsetConfig, sandbox_policy
-from optimizer import EvalCache
-from sandbox import Sandbox
+from fnforge.agents import LLMConfig
+from fnforge.cli._config import ConfigError, ToolsetConfig, sandbox_policy
+from fnforge.optimizer import EvalCache
+from fnforge.sandbox import Sandbox
 
 __all__ = [
     "DEFAULT_BASE_URL",

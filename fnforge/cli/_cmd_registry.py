@@ -8,16 +8,17 @@ turns into ``Error: <message>`` and an exit code.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-import registry
-from fnforge._cli import AppContext, cli, pass_app
-from fnforge._config import CONFIG_FILE, ToolsetConfig, load_config, sandbox_policy
-from functions import read_dir
-from sandbox import SandboxCheckError, check
+from fnforge import registry
+from fnforge.cli._group import AppContext, cli, pass_app
+from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config, sandbox_policy
+from fnforge.functions import read_dir
+from fnforge.sandbox import SandboxCheckError, check
 
 __all__ = ["status_mark"]
 
@@ -32,7 +33,7 @@ def status_mark(status: str | None, *, ascii_only: bool = False) -> str:
 
 
 def _ascii_only() -> bool:
-    encoding = getattr(click.get_text_stream("stdout"), "encoding", None) or "ascii"
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
         "".join(_MARKS.values()).encode(encoding)
     except (UnicodeEncodeError, LookupError):

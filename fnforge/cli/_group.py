@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from functions import FnforgeError
+from fnforge.functions import FnforgeError
 
 __all__ = ["COMMAND_MODULES", "AppContext", "FnforgeGroup", "cli", "main", "pass_app"]
 
@@ -47,7 +47,7 @@ class FnforgeGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
-            importlib.import_module(f"fnforge._cmd_{COMMAND_MODULES[cmd_name]}")
+            importlib.import_module(f"fnforge.cli._cmd_{COMMAND_MODULES[cmd_name]}")
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:

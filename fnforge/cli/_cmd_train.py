@@ -23,14 +23,14 @@ import click
 from click.core import ParameterSource
 from rich.console import Console
 
-import registry
-from agents import AgentConfig, LLMClient
-from fnforge._cli import AppContext, cli, pass_app
-from fnforge._config import ToolsetConfig, load_config
-from fnforge._live_view import LiveView, PlainView, print_summary
-from fnforge._runtime import PRICES, data_option, llm_config, llm_options, open_eval_cache, open_sandbox
-from optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
-from tasks import Task, make_splits
+from fnforge import registry
+from fnforge.agents import AgentConfig, LLMClient
+from fnforge.cli._group import AppContext, cli, pass_app
+from fnforge.cli._config import ToolsetConfig, load_config
+from fnforge.cli._live_view import LiveView, PlainView, print_summary
+from fnforge.cli._runtime import PRICES, data_option, llm_config, llm_options, open_eval_cache, open_sandbox
+from fnforge.optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
+from fnforge.tasks import Task, make_splits
 
 __all__: list[str] = []
 

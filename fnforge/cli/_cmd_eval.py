@@ -16,14 +16,14 @@ from pathlib import Path
 
 import click
 
-import registry
-from agents import AgentConfig, LLMClient, LLMConfig
-from fnforge._cli import AppContext, cli, pass_app
-from fnforge._config import ToolsetConfig, load_config
-from fnforge._runtime import data_option, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
-from functions import FunctionSet
-from optimizer import Report, TaskResult, evaluate
-from tasks import Task, make_splits
+from fnforge import registry
+from fnforge.agents import AgentConfig, LLMClient, LLMConfig
+from fnforge.cli._group import AppContext, cli, pass_app
+from fnforge.cli._config import ToolsetConfig, load_config
+from fnforge.cli._runtime import data_option, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
+from fnforge.functions import FunctionSet
+from fnforge.optimizer import Report, TaskResult, evaluate
+from fnforge.tasks import Task, make_splits
 
 __all__: list[str] = []
 
