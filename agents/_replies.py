@@ -21,7 +21,7 @@ from fnforge.agents._records import ToolCall
 from fnforge.agents._textcalls import MARKERS, read_text_calls
 from fnforge.agents._trajectory import ModelStep
 
-__all__ = ["ReplyParts", "read_message", "reply_problem"]
+__all__ = ["ReplyParts", "read_message", "reply_problem", "unreadable_text_call"]
 
 _REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 
@@ -104,12 +104,11 @@ def reply_problem(step: ModelStep, *, react: bool) -> str | None:
     limit before giving an answer; it holds only thinking; or it is empty.
     """
     text = (step.content or "").strip()
-    how = ("'Action: <tool name>' and 'Action Input: <JSON object>'" if react
-           else "a tool call (or, as text, <tool_call>{\"name\": \"<tool>\", \"arguments\": {...}}</tool_call>)")
-    marker = next((m for m in MARKERS if m in text), None)
-    if marker is not None:
-        problem = read_text_calls(text, ()).problem or "it names no tool"
-        return f"your reply writes a tool call as text ({marker}) that could not be read: {problem}. Send {how}."
+    unreadable = unreadable_text_call(text)
+    if unreadable is not None:
+        how = ("'Action: <tool name>' and 'Action Input: <JSON object>'" if react
+               else 'a tool call (as text: <tool_call>{"name": "<tool>", "arguments": {...}}</tool_call>)')
+        return f"{unreadable}. Send {how}."
     if step.finish_reason == "length" and explicit_answer(text) is None:
         where = " while you were still thinking" if step.reasoning and not text else ""
         return (f"your reply was cut off at the token limit{where} (finish_reason \"length\") before it gave "
@@ -122,3 +121,19 @@ def reply_problem(step: ModelStep, *, react: bool) -> str | None:
         return ("the provider's content filter removed your reply (finish_reason \"content_filter\"). "
                 "Answer the question, with the answer in \\boxed{}.")
     return "your reply was empty. Answer the question, with the answer in \\boxed{}."
+
+
+def unreadable_text_call(content: str | None) -> str | None:
+    """What is wrong with a tool call written as text (``<tool_call>``, ``[TOOL_CALLS]``)
+    that could not be read; ``None`` when ``content`` writes no such call.
+
+    Example:
+        >>> unreadable_text_call('<tool_call>{"name": "f", "arguments": {"x": 1')[:50]
+        'your reply writes a tool call as text (<tool_call>'
+    """
+    text = content or ""
+    marker = next((m for m in MARKERS if m in text), None)
+    if marker is None:
+        return None
+    problem = read_text_calls(text, ()).problem or "it names no tool"
+    return f"your reply writes a tool call as text ({marker}) that could not be read: {problem}"
