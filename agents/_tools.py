@@ -98,12 +98,15 @@ def parse_action_input(text: str, name: str, function_set: FunctionSet) -> dict[
         if call.value is None:
             raise ArgumentsError(call.error or "the call cannot be read")
         return call.value
-    body = _unfence(text)
     if name == RUN_PYTHON:
-        read = read_json_object(body)
+        read = read_json_object(text)
         if read.value is not None and isinstance(read.value.get("code"), str):
             return {"code": read.value["code"]}
-        return {"code": body}
+        code = read_code(text.strip())
+        if code.error is not None:
+            raise ArgumentsError(code.error)
+        return {"code": code.code}
+    body = _unfence(text)
     read = read_json_object(body)
     if read.value is not None:
         return read.value

@@ -52,7 +52,7 @@ def test_parse_action_input_does_wrap_bare_value_for_single_parameter() -> None:
 
 
 def test_parse_action_input_does_take_code_for_run_python() -> None:
-    assert parse_action_input("```python\nprint(1)\n```", "run_python", FS) == {"code": "print(1)"}
+    assert parse_action_input("```python\nprint(1)\n```", "run_python", FS) == {"code": "print(1)\n"}
     assert parse_action_input('{"code": "print(2)"}', "run_python", FS) == {"code": "print(2)"}
     assert parse_action_input("print(3)", "run_python", FS) == {"code": "print(3)"}
 
