@@ -21,6 +21,7 @@ import ast
 import json
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -242,7 +243,7 @@ def _string_end(text: str, start: int) -> int:
 
 def _python_literal(text: str) -> tuple[Any, tuple[str, ...]]:
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = _parse(text, "eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         raise _Unreadable("not a Python literal") from None
     try:
@@ -296,7 +297,7 @@ def read_call(text: str, name: str, parameters: Sequence[str]) -> JSONRead | Non
         {'a': 2, 'b': 'x'}
     """
     try:
-        node = ast.parse(text.strip(), mode="eval").body
+        node = _parse(text.strip(), "eval").body
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name):
@@ -406,7 +407,15 @@ def read_code(text: str) -> CodeRead:
 
 def _parses(code: str) -> bool:
     try:
-        ast.parse(code)
+        _parse(code, "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     return True
+
+
+def _parse(text: str, mode: str) -> Any:
+    """``ast.parse`` without its warnings: an invalid escape such as ``"\\/"`` must
+    read the same whatever the warning filters are (and print nothing)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, mode=mode)

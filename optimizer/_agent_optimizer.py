@@ -15,8 +15,9 @@ One step is one conversation with the optimizer LLM:
    result carries the concrete reason; the conversation has grown, so the
    retry is never the identical request (and never the same cache key).
 4. A reply with no tool call ends the step (TERMINATE), whatever its text says,
-   unless it was cut off at the token limit or writes a tool call as text that
-   cannot be read: that is answered like a rejected proposal.
+   unless it was cut off at the token limit, removed by a content filter, or
+   writes a tool call as text that cannot be read: that is answered like a
+   rejected proposal.
    The step also ends after ``max_actions`` actions. An action slot that is
    rejected ``1 + max_retries`` times is dropped and counts towards
    ``max_actions`` (so a step makes at most ``max_actions * (1 + max_retries)``
@@ -288,6 +289,8 @@ class _StepRun:
         if reply.finish_reason == "length":
             reason = ('your reply was cut off at the token limit (finish_reason "length") before a tool call '
                       "or TERMINATE; think more briefly")
+        elif reply.finish_reason == "content_filter":
+            reason = "the provider's content filter removed your reply (finish_reason \"content_filter\")"
         else:
             reason = unreadable_text_call(reply.content)
         if reason is not None:
