@@ -129,7 +129,7 @@ class LLMClient:
             except _ToolsUnsupported:
                 self._json_mode = True
                 continue
-            names = [] if json_mode else [str((t.get("function") or {}).get("name", "")) for t in tools or ()]
+            names = [str((t.get("function") or {}).get("name", "")) for t in tools or ()]
             return self._completion(data, json_mode, names, retries, cached, time.perf_counter() - started)
 
     def _body(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None,
@@ -284,7 +284,8 @@ def _check_reply(data: object) -> None:
 
 
 def _usage(data: dict[str, Any]) -> Usage:
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    found = data.get("usage")
+    usage: dict[str, Any] = found if isinstance(found, dict) else {}
     return Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
                  completion_tokens=int(usage.get("completion_tokens") or 0))
 

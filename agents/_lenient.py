@@ -275,12 +275,12 @@ def _literal(node: ast.AST) -> Any:
         raise _Refused("a set is not a JSON value; use a list")
     if isinstance(node, ast.Dict):
         out: dict[str, Any] = {}
-        for key, value in zip(node.keys, node.values):
+        for key, item in zip(node.keys, node.values):
             if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
                 raise _Refused('object keys must be quoted strings, e.g. {"x": 1}')
             if key.value in out:
                 raise _Refused(f"the key {key.value!r} appears twice in one object; give each argument once")
-            out[key.value] = _literal(value)
+            out[key.value] = _literal(item)
         return out
     raise _Unreadable("not a Python literal")
 

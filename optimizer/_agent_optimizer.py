@@ -286,6 +286,7 @@ class _StepRun:
 
     def _unfinished(self, reply: Completion) -> str | None:
         """Why a reply without a tool call is not a deliberate TERMINATE; ``None`` if it is."""
+        reason: str | None
         if reply.finish_reason == "length":
             reason = ('your reply was cut off at the token limit (finish_reason "length") before a tool call '
                       "or TERMINATE; think more briefly")
