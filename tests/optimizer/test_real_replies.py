@@ -11,7 +11,7 @@ or (a reply with no tool call) a terminated step with no change.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,27 +19,16 @@ import pytest
 from fnforge.agents import LLMClient, LLMConfig
 from fnforge.functions import FunctionSet
 from fnforge.optimizer._agent_optimizer import AgentOptimizer, History, StepResult
-from fnforge.sandbox import Sandbox, SandboxPolicy
+from fnforge.sandbox import Sandbox
 from tests.llm_server import REPLY_FIXTURES, ReplyFixture, Request, ScriptedLLM, first_then, reply_raw
 from tests.optimizer.policies import TERMINATE, add_call, make_report
+from tests.optimizer.test_agent_optimizer import POLICY, anyio_backend, sandbox  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.anyio
 
-POLICY = SandboxPolicy(timeout_s=1.0, kill_grace_s=0.5)
 CODE = "def solve_linear(a, b):\n    \"\"\"Solve a*x + b = 0 for x.\"\"\"\n    return -b / a\n"
 PROPS = {"a": {"type": "number", "description": "coefficient of x"},
          "b": {"type": "number", "description": "constant term"}}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(POLICY, workers=1, spares=1) as sb:
-        yield sb
 
 
 @pytest.fixture
