@@ -1,5 +1,9 @@
 """Executing the model's tool calls in the sandbox, by name, with tolerant argument parsing.
 
+Arguments are read by :mod:`agents._lenient` (JSON, or what a model meant by
+not-quite-JSON when that is certain); ``run_python`` code is unwrapped from a
+Markdown fence.
+
 Every call goes to ``sandbox.call(function_set, name, kwargs)``: the sandbox
 looks the function up by its own name in the set it is given, so no executor
 is ever bound to a loop variable (the reference implementation's late-binding
