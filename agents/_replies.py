@@ -101,7 +101,8 @@ def reply_problem(step: ModelStep, *, react: bool) -> str | None:
 
     ``None`` when it can. Otherwise the sentence to send the model: the reply
     writes a tool call as text that cannot be read; it was cut off at the token
-    limit before giving an answer; it holds only thinking; or it is empty.
+    limit or by a content filter before giving an answer; it holds only
+    thinking; or it is empty.
     """
     text = (step.content or "").strip()
     unreadable = unreadable_text_call(text)
@@ -113,13 +114,13 @@ def reply_problem(step: ModelStep, *, react: bool) -> str | None:
         where = " while you were still thinking" if step.reasoning and not text else ""
         return (f"your reply was cut off at the token limit{where} (finish_reason \"length\") before it gave "
                 "an answer. Think more briefly and end your reply with the answer in \\boxed{}.")
+    if step.finish_reason == "content_filter" and explicit_answer(text) is None:
+        return ("the provider's content filter removed your reply (finish_reason \"content_filter\"). "
+                "Answer the question, with the answer in \\boxed{}.")
     if text:
         return None
     if step.reasoning:
         return "your reply holds only thinking and no answer after it. After your thinking, write the answer in \\boxed{}."
-    if step.finish_reason == "content_filter":
-        return ("the provider's content filter removed your reply (finish_reason \"content_filter\"). "
-                "Answer the question, with the answer in \\boxed{}.")
     return "your reply was empty. Answer the question, with the answer in \\boxed{}."
 
 

@@ -114,6 +114,7 @@ def step(content: str | None, finish: str | None = "stop", reasoning: str | None
     (step("So x is", "length"), "cut off at the token limit"),
     (step(None, "stop", "x = 4"), "only thinking"),
     (step(None, "content_filter"), "content filter"),
+    (step("Here is a violent", "content_filter"), "content filter"),
     (step(""), "empty"),
     (step('<tool_call>{"name": "f"'), "could not be read"),
 ])
