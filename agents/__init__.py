@@ -19,8 +19,10 @@ from fnforge.agents._exceptions import (
     LLMUnavailable,
     TrajectoryError,
 )
+from fnforge.agents._lenient import CodeRead, JSONRead, read_code, read_json_object
 from fnforge.agents._prompts import RUN_PYTHON
 from fnforge.agents._react import ReactReply, parse_react
+from fnforge.agents._replies import unreadable_text_call
 from fnforge.agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
 from fnforge.agents._trajectory import (
     SCHEMA_VERSION,
@@ -40,8 +42,10 @@ __all__ = [
     "AgentError",
     "AnswerStep",
     "ClientStats",
+    "CodeRead",
     "Completion",
     "ErrorStep",
+    "JSONRead",
     "LLMCacheError",
     "LLMClient",
     "LLMConfig",
@@ -61,9 +65,12 @@ __all__ = [
     "Usage",
     "cut_middle",
     "parse_react",
+    "read_code",
+    "read_json_object",
     "render_compact",
     "solve",
     "stream",
+    "unreadable_text_call",
 ]
 
 for _name in __all__:

@@ -34,6 +34,7 @@ from fnforge.agents._records import Completion, Usage
 from fnforge.agents._exceptions import LLMUnavailable
 from fnforge.agents._prompts import RUN_PYTHON, RUN_PYTHON_TOOL, describe_tools, render
 from fnforge.agents._react import parse_react
+from fnforge.agents._replies import reply_problem
 from fnforge.agents._tools import ArgumentsError, parse_action_input, parse_arguments, read_attachments, run_tool
 from fnforge.agents._trajectory import AnswerStep, ErrorStep, ModelStep, Step, StopReason, ToolStep, Trajectory
 
@@ -133,7 +134,8 @@ class _Run:
         self.retries += reply.retries
         return ModelStep(turn=self.turns - 1, content=reply.content, tool_calls=reply.tool_calls,
                          usage=reply.usage, latency_s=reply.latency_s, retries=reply.retries,
-                         cached=reply.cached, cost_usd=reply.cost_usd)
+                         cached=reply.cached, cost_usd=reply.cost_usd, reasoning=reply.reasoning,
+                         finish_reason=reply.finish_reason)
 
     def _over_budget(self) -> bool:
         budget = self.config.token_budget
@@ -163,6 +165,11 @@ class _Run:
                                       "function": {"name": c.name, "arguments": c.arguments}}
                                      for c in step.tool_calls]
         self.messages.append(message)
+        problem = None if step.tool_calls else reply_problem(step, react=False)
+        if problem is not None:  # cut off, thinking only, empty, an unreadable call as text: say so
+            self.messages.append({"role": "user", "content": f"Error: {problem}"})
+            yield ErrorStep(turn=step.turn, error_kind="format", message=problem)
+            return
         if not step.tool_calls:
             yield self._finish(step.turn, step.content or "")
             return
@@ -173,20 +180,21 @@ class _Run:
             yield tool_step
 
     async def _react_turn(self, step: ModelStep) -> AsyncIterator[Step]:
-        parsed = parse_react(step.content)
+        parsed = parse_react(step.content, tools=self.tool_names)
         self.messages.append({"role": "assistant", "content": parsed.text})
         if parsed.final is not None:
             yield self._finish(step.turn, parsed.text)
             return
         if parsed.action is None:
-            message = parsed.error or "unparseable reply"
+            message = reply_problem(step, react=True) or parsed.error or "unparseable reply"
             self.messages.append({"role": "user", "content": f"Observation: Error: {message}"})
             yield ErrorStep(turn=step.turn, error_kind="format", message=message)
             return
         tool_step = await self._execute(step.turn, f"react_{step.turn}", parsed.action,
                                         parsed.action_input, react=True)
         observation = tool_step.result if tool_step.ok else f"Error ({tool_step.error_kind}): {tool_step.error}"
-        self.messages.append({"role": "user", "content": f"Observation: {observation}"})
+        notice = f"\n({parsed.notice})" if parsed.notice else ""
+        self.messages.append({"role": "user", "content": f"Observation: {observation}{notice}"})
         yield tool_step
 
     async def _execute(self, turn: int, call_id: str, name: str, raw: str, *, react: bool) -> ToolStep:

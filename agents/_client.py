@@ -22,6 +22,7 @@ from fnforge.agents._cache import ResponseCache, request_key
 from fnforge.agents._exceptions import LLMRejected, LLMUnavailable
 from fnforge.agents._jsonmode import json_mode_messages, parse_json_reply
 from fnforge.agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
+from fnforge.agents._replies import read_message
 
 __all__ = ["LLMClient"]
 
@@ -62,7 +63,7 @@ class LLMClient:
         self._inflight: dict[str, asyncio.Future[tuple[dict[str, Any], int]]] = {}
         self._rng = random.Random()
         self._counts = dict(requests=0, retries=0, failures=0, cache_hits=0,
-                            prompt_tokens=0, completion_tokens=0)
+                            prompt_tokens=0, completion_tokens=0, unmetered=0)
         self._cost = 0.0
 
     async def __aenter__(self) -> LLMClient:
@@ -128,7 +129,8 @@ class LLMClient:
             except _ToolsUnsupported:
                 self._json_mode = True
                 continue
-            return self._completion(data, json_mode, retries, cached, time.perf_counter() - started)
+            names = [str((t.get("function") or {}).get("name", "")) for t in tools or ()]
+            return self._completion(data, json_mode, names, retries, cached, time.perf_counter() - started)
 
     def _body(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None,
               json_mode: bool) -> dict[str, Any]:
@@ -245,28 +247,24 @@ class LLMClient:
         return cap / 2 + self._rng.uniform(0, cap / 2)
 
     def _count_usage(self, data: dict[str, Any]) -> None:
+        if not isinstance(data.get("usage"), dict):
+            self._counts["unmetered"] += 1
         usage = _usage(data)
         self._counts["prompt_tokens"] += usage.prompt_tokens
         self._counts["completion_tokens"] += usage.completion_tokens
         self._cost += self.cost(usage, data.get("model") or None)
 
-    def _completion(self, data: dict[str, Any], json_mode: bool, retries: int, cached: bool,
-                    latency_s: float) -> Completion:
+    def _completion(self, data: dict[str, Any], json_mode: bool, tool_names: list[str], retries: int,
+                    cached: bool, latency_s: float) -> Completion:
         choice = data["choices"][0]
-        message = choice.get("message") or {}
-        content = _content(message.get("content"))
-        calls = []
-        for i, call in enumerate(message.get("tool_calls") or []):
-            fn = call.get("function") or {}
-            args = fn.get("arguments")
-            raw = args if isinstance(args, str) else json.dumps(args if args is not None else {})
-            calls.append(ToolCall(id=str(call.get("id") or f"call_{i}"), name=str(fn.get("name", "")),
-                                  arguments=raw))
+        parts = read_message(choice.get("message") or {}, tool_names=tool_names)
+        content, calls = parts.content, list(parts.tool_calls)
         if json_mode and not calls:
             content, parsed = parse_json_reply(content)
             calls = [ToolCall(id=f"json_call_{i}", name=n, arguments=a) for i, (n, a) in enumerate(parsed)]
         usage = _usage(data)
         return Completion(content=content, tool_calls=tuple(calls), finish_reason=choice.get("finish_reason"),
+                          reasoning=parts.reasoning, refusal=parts.refusal,
                           usage=usage, cost_usd=self.cost(usage, data.get("model") or None),
                           latency_s=latency_s, retries=retries, cached=cached,
                           model=str(data.get("model") or self.config.model))
@@ -277,20 +275,17 @@ def _check_reply(data: object) -> None:
         raise ValueError("the reply is not a JSON object")
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise ValueError("no choices in the reply")
+        filtered = data.get("prompt_filter_results")
+        why = f"; prompt_filter_results: {json.dumps(filtered)[:300]}" if filtered else ""
+        raise ValueError(f"no choices in the reply{why}")
     message = choices[0].get("message")
     if not isinstance(message, dict):
         raise ValueError("no message in the reply")
 
 
-def _content(content: object) -> str | None:
-    if isinstance(content, list):  # content parts
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return None if content is None else str(content)
-
-
 def _usage(data: dict[str, Any]) -> Usage:
-    usage = data.get("usage") or {}
+    found = data.get("usage")
+    usage: dict[str, Any] = found if isinstance(found, dict) else {}
     return Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
                  completion_tokens=int(usage.get("completion_tokens") or 0))
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from fnforge.agents._lenient import read_json_object
 from fnforge.agents._prompts import describe_tools, render
 
 __all__ = ["json_mode_messages", "parse_json_reply"]
@@ -77,16 +78,20 @@ def parse_json_reply(text: str | None) -> tuple[str | None, list[tuple[str, str]
     """(content, [(tool name, raw JSON arguments)]) from a JSON-mode reply.
 
     The first object with a ``"tool"`` key is a call; else an ``"answer"`` key is
-    the content; a reply with neither is taken as plain text.
+    the content; a reply with neither is taken as plain text. Objects are read
+    strictly where they sit in the text, or, when the whole reply is one object
+    that is not strict JSON (single quotes, trailing commas), leniently.
     """
     if not text:
         return text, []
-    for obj in _objects(text):
+    whole = read_json_object(text)
+    objects = _objects(text) or ([whole.value] if whole.value else [])
+    for obj in objects:
         if isinstance(obj, dict) and isinstance(obj.get("tool"), str):
             args = obj.get("arguments", {})
             raw = args if isinstance(args, str) else json.dumps(args)
             return None, [(obj["tool"], raw)]
-    for obj in _objects(text):
+    for obj in objects:
         if isinstance(obj, dict) and "answer" in obj:
             answer = obj["answer"]
             return (answer if isinstance(answer, str) else json.dumps(answer)), []

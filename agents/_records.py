@@ -107,6 +107,13 @@ class ToolCall:
 class Completion:
     """One assistant reply and what it cost.
 
+    ``content`` is the visible text: a reasoning model's thinking (``<think>``
+    blocks, or the provider's ``reasoning_content``/``reasoning`` field) is in
+    ``reasoning`` instead; a refusal with no text is the content, and is kept in
+    ``refusal`` too. Tool calls a server left as text in the reply (Hermes
+    ``<tool_call>`` tags, Mistral ``[TOOL_CALLS]``, a bare JSON call) are in
+    ``tool_calls`` like native ones.
+
     ``latency_s`` is the wall time of the call (queueing and retries included);
     ``cost_usd`` is what the reply cost when it was made (a cached reply
     reports its original usage and cost with ``cached=True``).
@@ -115,6 +122,8 @@ class Completion:
     content: str | None
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str | None = None
+    reasoning: str | None = None
+    refusal: str | None = None
     usage: Usage = Usage()
     cost_usd: float = 0.0
     latency_s: float = 0.0
@@ -123,7 +132,11 @@ class Completion:
     model: str = ""
 
     def to_message(self) -> dict[str, Any]:
-        """The assistant message to append to the conversation."""
+        """The assistant message to append to the conversation.
+
+        The reasoning is left out: it is not part of the conversation (DeepSeek's
+        API refuses requests that send it back, chat templates drop it).
+        """
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
         if self.tool_calls:
             message["tool_calls"] = [
@@ -138,7 +151,9 @@ class ClientStats:
     """Counters of one client since it opened.
 
     ``requests`` counts HTTP attempts; ``failures`` calls that raised; tokens and
-    cost count only replies fetched from the provider (not cache hits).
+    cost count only replies fetched from the provider (not cache hits);
+    ``unmetered`` counts those replies that reported no ``usage`` (their tokens
+    and cost are missing from the totals).
     """
 
     requests: int = 0
@@ -149,3 +164,4 @@ class ClientStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     json_mode: bool = False
+    unmetered: int = 0

@@ -1,5 +1,9 @@
 """Executing the model's tool calls in the sandbox, by name, with tolerant argument parsing.
 
+Arguments are read by :mod:`agents._lenient` (JSON, or what a model meant by
+not-quite-JSON when that is certain); ``run_python`` code is unwrapped from a
+Markdown fence.
+
 Every call goes to ``sandbox.call(function_set, name, kwargs)``: the sandbox
 looks the function up by its own name in the set it is given, so no executor
 is ever bound to a loop variable (the reference implementation's late-binding
@@ -29,11 +33,12 @@ from fnforge.functions import FunctionSet
 from fnforge.sandbox import CallResult, Sandbox, SandboxError
 from fnforge.tasks import Task, TaskDataError
 
+from fnforge.agents._lenient import read_call, read_code, read_json_object, read_json_value
 from fnforge.agents._prompts import RUN_PYTHON
 from fnforge.agents._trajectory import cut_middle
 
-__all__ = ["ArgumentsError", "ToolOutcome", "parse_action_input", "parse_arguments", "read_attachments",
-           "run_tool"]
+__all__ = ["ArgumentsError", "ToolOutcome", "parameter_order", "parse_action_input", "parse_arguments",
+           "read_attachments", "run_tool"]
 
 _FENCE = re.compile(r"^```[\w+-]*[ \t]*\n?(.*?)\n?```$", re.S)
 
@@ -50,39 +55,16 @@ class ToolOutcome:
     duration_s: float
 
 
-def _type_name(value: object) -> str:
-    return {list: "an array", int: "a number", float: "a number", bool: "a boolean",
-            type(None): "null", str: "a string"}.get(type(value), type(value).__name__)
-
-
 def parse_arguments(raw: str) -> dict[str, Any]:
-    """A native tool call's arguments as a dict; tolerates double JSON encoding.
+    """A native tool call's arguments as a dict, read leniently (:func:`read_json_object`).
 
     Raises:
-        ArgumentsError: not JSON, or not a JSON object.
+        ArgumentsError: the arguments cannot be read with certainty; the message says why.
     """
-    text = raw.strip()
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-        if isinstance(value, str):  # double-encoded: '"{\\"x\\": 1}"'
-            value = json.loads(value) if value.strip() else {}
-    except ValueError as exc:
-        raise ArgumentsError(f"the arguments are not valid JSON ({exc}); "
-                             'send one JSON object, e.g. {"x": 1}') from None
-    if not isinstance(value, dict):
-        raise ArgumentsError(f"the arguments must be a JSON object, not {_type_name(value)}")
-    return _json_safe(value)
-
-
-def _json_safe(args: dict[Any, Any]) -> dict[str, Any]:
-    """``args`` with string keys and plain JSON values (no NaN/Infinity, tuples or sets)."""
-    try:
-        return {str(k): v for k, v in json.loads(json.dumps(args, allow_nan=False)).items()}
-    except (TypeError, ValueError):
-        raise ArgumentsError("the arguments must hold plain JSON values "
-                             "(no NaN, Infinity or other non-JSON values)") from None
+    read = read_json_object(raw)
+    if read.value is None:
+        raise ArgumentsError(read.error or "the arguments cannot be read")
+    return read.value
 
 
 def _unfence(text: str) -> str:
@@ -91,39 +73,52 @@ def _unfence(text: str) -> str:
     return match.group(1).strip() if match else text
 
 
+def parameter_order(function_set: FunctionSet, name: str) -> list[str]:
+    """The parameters of tool ``name`` in signature order (``code`` for ``run_python``)."""
+    if name == RUN_PYTHON:
+        return ["code"]
+    if name not in function_set:
+        return []
+    function = function_set[name]
+    for node in ast.parse(function.code).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    return list(function.parameters.get("properties", {}))
+
+
 def parse_action_input(text: str, name: str, function_set: FunctionSet) -> dict[str, Any]:
     """A ReAct ``Action Input`` as keyword arguments for tool ``name``.
 
-    Accepts a JSON object (fenced or not, double-encoded or not), a Python dict
-    literal, or — for a tool with exactly one parameter — a bare value. For
-    ``run_python`` a code block or plain code is the ``code`` argument.
+    Accepts a JSON object read leniently (fenced or not, double-encoded or not,
+    a Python dict literal), a call written as Python (``name(n=5)``, from the
+    Action line), or — for a tool with exactly one parameter — a bare value.
+    For ``run_python`` a code block or plain code is the ``code`` argument.
 
     Raises:
         ArgumentsError: the input fits none of these.
     """
-    body = _unfence(text)
+    call = read_call(text, name, parameter_order(function_set, name))
+    if call is not None:
+        if call.value is None:
+            raise ArgumentsError(call.error or "the call cannot be read")
+        return call.value
     if name == RUN_PYTHON:
-        try:
-            args = parse_arguments(body)
-            if isinstance(args.get("code"), str):
-                return {"code": args["code"]}
-        except ArgumentsError:
-            pass
-        return {"code": body}
-    try:
-        return parse_arguments(body)
-    except ArgumentsError as exc:
-        error = exc
-    try:
-        value = ast.literal_eval(body)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        value = body
-    if isinstance(value, dict):  # a Python literal may hold tuples, sets, bytes: only JSON crosses
-        return _json_safe(value)
+        read = read_json_object(text)
+        if read.value is not None and isinstance(read.value.get("code"), str):
+            return {"code": read.value["code"]}
+        code = read_code(text.strip())
+        if code.error is not None:
+            raise ArgumentsError(code.error)
+        return {"code": code.code}
+    body = _unfence(text)
+    read = read_json_object(body)
+    if read.value is not None:
+        return read.value
+    value, _ = read_json_value(body)
     params = list(function_set[name].parameters.get("properties", {})) if name in function_set else []
-    if len(params) == 1 and isinstance(value, (str, int, float, bool, list)):
-        return _json_safe({params[0]: value})
-    raise error
+    if len(params) == 1 and isinstance(value if value is not None else body, (str, int, float, bool, list)):
+        return {params[0]: value if value is not None else body}
+    raise ArgumentsError(read.error or "the Action Input cannot be read")
 
 
 def format_result(result: CallResult, max_chars: int) -> str:
@@ -205,7 +200,10 @@ async def run_tool(sandbox: Sandbox, function_set: FunctionSet, name: str, args:
             if not isinstance(code, str) or set(args) != {"code"}:
                 return outcome(None, 'run_python takes exactly one argument: {"code": "<python source>"}',
                                "bad_arguments")
-            run = functools.partial(sandbox.run_code, function_set, code, **extra)
+            read = read_code(code)
+            if read.error is not None:
+                return outcome(None, f"run_python: {read.error}", "bad_arguments")
+            run = functools.partial(sandbox.run_code, function_set, read.code, **extra)
         else:
             run = functools.partial(sandbox.call, function_set, name, args, **extra)
         result = await asyncio.to_thread(run)

@@ -49,7 +49,9 @@ class StopReason(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelStep:
-    """One LLM reply."""
+    """One LLM reply: ``content`` is its visible text, ``reasoning`` the model's thinking
+    (never read for answers, never shown to the optimizer), ``finish_reason`` as the
+    provider sent it (``"length"``: cut at the token limit)."""
 
     kind: ClassVar[str] = "model"
     turn: int
@@ -60,6 +62,8 @@ class ModelStep:
     retries: int = 0
     cached: bool = False
     cost_usd: float = 0.0
+    reasoning: str | None = None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,11 +264,22 @@ def _oneline(text: str | None, limit: int) -> str:
     return cut_middle(" ".join((text or "").split()), limit)
 
 
+def _model_notes(step: ModelStep) -> str:
+    notes = []
+    if step.reasoning:
+        notes.append(f"thinking of {len(step.reasoning)} chars not shown")
+    if step.finish_reason in ("length", "content_filter"):
+        notes.append(f"cut: finish_reason {step.finish_reason}")
+    return f"  [{'; '.join(notes)}]" if notes else ""
+
+
 def render_compact(trajectory: Trajectory, max_chars: int = 4000) -> str:
     """A compact text of the run for the optimizer prompt, at most ``max_chars`` long.
 
     Each line is cut in the middle to a fair share of the budget, then the whole
-    text is cut in the middle if still too long.
+    text is cut in the middle if still too long. A reasoning model's thinking is
+    not shown (only its length): it is scratch work, often with wrong guesses
+    the optimizer must not take for the agent's answer.
 
     Example:
         >>> print(render_compact(traj, 300))  # doctest: +SKIP
@@ -281,7 +296,8 @@ def render_compact(trajectory: Trajectory, max_chars: int = 4000) -> str:
     lines = [head, f"Q: {_oneline(t.question, item)}"]
     for step in t.steps:
         if isinstance(step, ModelStep):
-            lines.append(f"[{step.turn + 1}] assistant: {_oneline(step.content, item) or '(no text)'}")
+            lines.append(f"[{step.turn + 1}] assistant: {_oneline(step.content, item) or '(no text)'}"
+                         + _model_notes(step))
         elif isinstance(step, ToolStep):
             call = f"    call {step.name}({_oneline(step.arguments, item // 2)})"
             if step.ok:

@@ -9,8 +9,14 @@ Parsing is tolerant where the model's intent is unambiguous and strict
 elsewhere; every refusal is an :class:`ActionRejected` whose message is sent
 back to the model:
 
-- the raw tool-call arguments may be JSON-encoded twice (a JSON string holding
-  the JSON object);
+- the raw tool-call arguments, and ``arguments`` when it is a string, are read
+  by :func:`agents.read_json_object`: JSON-encoded twice, in a Markdown fence,
+  a Python dict literal, trailing commas are all read; text that is cut off or
+  reads two ways is refused with the reason;
+- ``code`` in a Markdown fence (with or without a language tag, with or
+  without a sentence around it) is unwrapped by :func:`agents.read_code`, and
+  the model is told so; several blocks, or a block in another language, are
+  refused with the reason;
 - ``arguments`` may be a JSON string (the paper's form) or an object; either
   the properties mapping (the paper's form) or a whole ``{"type": "object",
   "properties": ...}`` schema. ``required`` is always derived from the code's
@@ -30,6 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from fnforge.agents import read_code, read_json_object
 from fnforge.functions import Function, FunctionSet, FunctionSpecError
 from fnforge.sandbox import FunctionError, Sandbox, SandboxError, SandboxPolicy, check
 
@@ -104,6 +111,7 @@ _TYPE_ALIASES = {
     "list": "array", "tuple": "array", "dict": "object", "none": "null",
 }
 _PACKAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_UNFENCED = "The code came wrapped in a Markdown fence, which was removed: send the Python source only."
 
 
 class ActionRejected(Exception):
@@ -118,7 +126,8 @@ class Action:
         kind: ``"add"``, ``"revise"`` or ``"remove"``.
         name: the function's name.
         function: the new function (``None`` for remove).
-        note: what the smoke call observed (empty for remove).
+        note: what was repaired in the proposal, and what the smoke call observed
+            (empty for remove).
     """
 
     kind: ActionKind
@@ -145,24 +154,21 @@ class Action:
         return function_set.revise(self.function)
 
 
-def _decode(raw: str | dict[str, Any], *, what: str) -> Any:
-    value: Any = raw
-    for _ in range(3):  # tolerate double (or triple) encoding
-        if not isinstance(value, str):
-            return value
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ActionRejected(f"{what} are not valid JSON: {exc}") from None
-    return value
+def _decode(raw: str | dict[str, Any], *, what: str) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    read = read_json_object(raw)
+    if read.value is None:
+        raise ActionRejected(f"{what} cannot be read: {read.error}")
+    return read.value
 
 
 def _properties(value: Any) -> dict[str, Any]:
     if value is None or (isinstance(value, str) and not value.strip()):
         return {}
-    schema = _decode(value, what="'arguments'")
-    if not isinstance(schema, dict):
+    if not isinstance(value, (str, dict)):
         raise ActionRejected("'arguments' must be a JSON object mapping parameter names to JSON Schemas")
+    schema = _decode(value, what="'arguments'")
     if schema.get("type") == "object" and isinstance(schema.get("properties"), dict):
         schema = schema["properties"]
     properties: dict[str, Any] = {}
@@ -229,9 +235,7 @@ def parse_action(tool: str, raw_arguments: str | dict[str, Any]) -> Action:
     kind = _KINDS.get(tool)
     if kind is None:
         raise ActionRejected(f"unknown tool {tool!r}; call add_function, revise_function or remove_function")
-    args = _decode(raw_arguments if raw_arguments != "" else "{}", what=f"the arguments of {tool}")
-    if not isinstance(args, dict):
-        raise ActionRejected(f"the arguments of {tool} must be a JSON object")
+    args = _decode(raw_arguments, what=f"the arguments of {tool}")
     fields = ("name",) if kind == "remove" else ("name", "description", "arguments", "code")
     missing = [f for f in fields if f not in args]
     if missing:
@@ -239,10 +243,12 @@ def parse_action(tool: str, raw_arguments: str | dict[str, Any]) -> Action:
     name = _text(args, "name").strip()
     if kind == "remove":
         return Action(kind="remove", name=name)
-    code = _text(args, "code")
+    code = read_code(_text(args, "code"))
+    if code.error is not None:
+        raise ActionRejected(f"'code' of {name!r}: {code.error}")
     properties = _properties(args.get("arguments"))
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
-    required = _required(code, name, properties)
+    required = _required(code.code, name, properties)
     if required:
         parameters["required"] = required
     try:
@@ -251,12 +257,12 @@ def parse_action(tool: str, raw_arguments: str | dict[str, Any]) -> Action:
             description=_text(args, "description"),
             parameters=parameters,
             packages=_packages(args.get("packages")),
-            code=code,
+            code=code.code,
         )
     except FunctionSpecError as exc:
         problems = "\n".join(f"- {p}" for p in exc.problems)
         raise ActionRejected(f"function {name!r} breaks these rules:\n{problems}") from None
-    return Action(kind=kind, name=name, function=function)
+    return Action(kind=kind, name=name, function=function, note=_UNFENCED if code.unfenced else "")
 
 
 def proposed_name(raw_arguments: str | dict[str, Any]) -> str:
@@ -265,7 +271,7 @@ def proposed_name(raw_arguments: str | dict[str, Any]) -> str:
         args = _decode(raw_arguments, what="arguments")
     except ActionRejected:
         return "?"
-    name = args.get("name") if isinstance(args, dict) else None
+    name = args.get("name")
     return name.strip() if isinstance(name, str) and name.strip() else "?"
 
 
@@ -391,4 +397,4 @@ async def validate_action(
         raise ActionRejected(f"the smoke call {call} failed: {exc}") from None
     else:
         note = f"Smoke call {call} returned {_preview(result.value)}."
-    return Action(kind=action.kind, name=action.name, function=function, note=note)
+    return Action(kind=action.kind, name=action.name, function=function, note=f"{action.note} {note}".strip())

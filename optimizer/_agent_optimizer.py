@@ -14,7 +14,10 @@ One step is one conversation with the optimizer LLM:
    current trial set without rebuilding the whole prompt). Rejected: the tool
    result carries the concrete reason; the conversation has grown, so the
    retry is never the identical request (and never the same cache key).
-4. A reply with no tool call ends the step (TERMINATE), whatever its text says.
+4. A reply with no tool call ends the step (TERMINATE), whatever its text says,
+   unless it was cut off at the token limit, removed by a content filter, or
+   writes a tool call as text that cannot be read: that is answered like a
+   rejected proposal.
    The step also ends after ``max_actions`` actions. An action slot that is
    rejected ``1 + max_retries`` times is dropped and counts towards
    ``max_actions`` (so a step makes at most ``max_actions * (1 + max_retries)``
@@ -31,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fnforge.agents import LLMClient, ToolCall
+from fnforge.agents import Completion, LLMClient, ToolCall, unreadable_text_call
 from fnforge.functions import FunctionSet
 from fnforge.optimizer._actions import ACTION_TOOLS, Action, ActionRejected, parse_action, proposed_name, validate_action
 from fnforge.optimizer._prompt import build_prompt, estimate_tokens, render_function_set
@@ -251,11 +254,11 @@ class _StepRun:
             if text:
                 self.rationale.append(text)
             self.messages.append(reply.to_message())
-            if not reply.tool_calls:
+            first = reply.tool_calls[0] if reply.tool_calls else None
+            outcome = await self._attempt(first) if first is not None else self._unfinished(reply)
+            if outcome is None:
                 self.terminated = True
                 return
-            first, *others = reply.tool_calls
-            outcome = await self._attempt(first)
             if isinstance(outcome, str):
                 attempts += 1
                 dropped = attempts > opt.max_retries
@@ -266,7 +269,7 @@ class _StepRun:
                 slots_used += 1
                 attempts = 0
                 self._answer(first, self._applied_text(outcome, opt.max_actions - slots_used))
-            for other in others:
+            for other in reply.tool_calls[1:]:
                 self._answer(other, _IGNORED)
 
     async def _attempt(self, call: ToolCall) -> Action | str:
@@ -281,8 +284,26 @@ class _StepRun:
         self.actions.append(action)
         return action
 
-    def _answer(self, call: ToolCall, text: str) -> None:
-        self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+    def _unfinished(self, reply: Completion) -> str | None:
+        """Why a reply without a tool call is not a deliberate TERMINATE; ``None`` if it is."""
+        reason: str | None
+        if reply.finish_reason == "length":
+            reason = ('your reply was cut off at the token limit (finish_reason "length") before a tool call '
+                      "or TERMINATE; think more briefly")
+        elif reply.finish_reason == "content_filter":
+            reason = "the provider's content filter removed your reply (finish_reason \"content_filter\")"
+        else:
+            reason = unreadable_text_call(reply.content)
+        if reason is not None:
+            self.rejections.append(f"reply: {reason}")
+        return reason
+
+    def _answer(self, call: ToolCall | None, text: str) -> None:
+        """Answer ``call`` with a tool message, or (no call) with a user message."""
+        if call is None:
+            self.messages.append({"role": "user", "content": text})
+        else:
+            self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
 
     def _rejected_text(self, reason: str, dropped: bool, attempts: int, left: int) -> str:
         if dropped:

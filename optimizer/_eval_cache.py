@@ -28,8 +28,11 @@ from fnforge.optimizer._exceptions import OptimizerError
 
 __all__ = ["KEY_VERSION", "CacheKey", "EvalCache", "EvalCacheError"]
 
-KEY_VERSION = 1
-"""Bumped when what a cached result means changes (scoring, answer extraction, fields)."""
+KEY_VERSION = 2
+"""Bumped when what a cached result means changes (scoring, answer extraction, fields).
+
+2: answers are read without the model's thinking; replies cut off, empty or with
+unreadable text tool calls are answered instead of scored (issue 19)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 from fnforge.tasks._exceptions import TaskDataError, TaskError, TaskSpecError, TaskSplitError
-from fnforge.tasks._extract import ANSWER_INSTRUCTION, extract_answer
+from fnforge.tasks._extract import ANSWER_INSTRUCTION, explicit_answer, extract_answer, split_thinking
 from fnforge.tasks._loaders import Split, load_tasks
 from fnforge.tasks._math import score_math
 from fnforge.tasks._model import Task
@@ -44,6 +44,7 @@ __all__ = [
     "TaskSplit",
     "TaskSplitError",
     "TaskSplits",
+    "explicit_answer",
     "extract_answer",
     "load_tasks",
     "make_splits",
@@ -57,6 +58,7 @@ __all__ = [
     "scorer_name",
     "select_split",
     "selection_hash",
+    "split_thinking",
 ]
 
 for _name in __all__:

@@ -175,7 +175,7 @@ async def test_tool_agent_does_survive_injected_malformed_arguments(
     llm_server.set_faults({0: Fault.MALFORMED_ARGS})
     traj = await run(make_config(), TOOL, solver_set, sandbox)
     assert traj.tool_steps[0].error_kind == "bad_arguments"
-    assert "not valid JSON" in llm_server.requests[1].tool_results()[0]
+    assert "JSON ends before it is complete" in llm_server.requests[1].tool_results()[0]
 
 
 async def test_tool_agent_does_decode_double_encoded_arguments(

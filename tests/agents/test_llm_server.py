@@ -12,10 +12,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.llm_server import (
+    REPLY_FIXTURES,
     Fault,
+    Reply,
     Request,
     ScriptedLLM,
+    first_then,
     reply_error,
+    reply_raw,
     reply_text,
     reply_tool_call,
     scripted_turns,
@@ -184,3 +188,22 @@ def test_scripted_turns_does_follow_conversation_turns() -> None:
     msgs += [{"role": "assistant", "content": "a"}, {"role": "user", "content": "more"},
              {"role": "assistant", "content": "b"}]
     assert policy(Request(index=1, headers={}, body={"messages": msgs})) == "b"
+
+
+def test_server_does_send_a_raw_body_verbatim_even_under_argument_faults(llm_server: ScriptedLLM) -> None:
+    body = dict(REPLY_FIXTURES[0].replies[next(iter(REPLY_FIXTURES[0].replies))])
+    llm_server.policy = lambda req: reply_raw(body)
+    llm_server.set_faults({0: Fault.MALFORMED_ARGS})
+    assert post(llm_server, chat())[2] == body
+
+
+def test_server_does_send_reasoning_as_reasoning_content(llm_server: ScriptedLLM) -> None:
+    llm_server.policy = lambda req: Reply(content="4", reasoning="2+2")
+    message = post(llm_server, chat())[2]["choices"][0]["message"]
+    assert (message["content"], message["reasoning_content"]) == ("4", "2+2")
+
+
+def test_first_then_does_reply_first_once_then_follow_the_policy() -> None:
+    policy = first_then("first", lambda req: "then")
+    req = Request(index=0, headers={}, body={"messages": [{"role": "user", "content": "q"}]})
+    assert [policy(req) for _ in range(3)] == ["first", "then", "then"]

@@ -25,12 +25,13 @@ def test_parse_arguments_does_accept_json_objects(raw: str, expected: dict[str, 
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ('{"a": 1,', "not valid JSON"),
+    ('{"a": 1,', "ends before it is complete"),
     ("[1, 2]", "must be a JSON object, not an array"),
-    ('"just text"', "not valid JSON"),
+    ('"just text"', "must be a JSON object, not a string"),
     ("3", "must be a JSON object, not a number"),
-    ('{"a": NaN}', "plain JSON values"),
-    ('{"a": 1e999}', "plain JSON values"),
+    ("{oops}", "not valid JSON"),
+    ('{"a": NaN}', "NaN is not a JSON value"),
+    ('{"a": 1e999}', "too large for a JSON number"),
 ])
 def test_parse_arguments_rejects_non_objects(raw: str, message: str) -> None:
     with pytest.raises(ArgumentsError, match=message):
@@ -51,7 +52,7 @@ def test_parse_action_input_does_wrap_bare_value_for_single_parameter() -> None:
 
 
 def test_parse_action_input_does_take_code_for_run_python() -> None:
-    assert parse_action_input("```python\nprint(1)\n```", "run_python", FS) == {"code": "print(1)"}
+    assert parse_action_input("```python\nprint(1)\n```", "run_python", FS) == {"code": "print(1)\n"}
     assert parse_action_input('{"code": "print(2)"}', "run_python", FS) == {"code": "print(2)"}
     assert parse_action_input("print(3)", "run_python", FS) == {"code": "print(3)"}
 

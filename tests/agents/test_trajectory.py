@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -96,3 +97,28 @@ def test_cut_middle_does_keep_head_and_tail_within_limit(text: str, limit: int) 
         assert out.startswith(text[: min(5, limit)])
         if limit >= 40:
             assert out.endswith(text[-5:]) and "chars cut" in out
+
+
+def thinking_sample() -> Trajectory:
+    steps = (ModelStep(turn=0, content="The answer is \\boxed{4}.", reasoning="Is it \\boxed{999}? No.",
+                       finish_reason="stop"),
+             AnswerStep(turn=0, text="The answer is \\boxed{4}.", answer="4"))
+    return Trajectory(agent="tool", task_id="t1", question="2+2?", model="m", function_set="abc", functions=(),
+                      rollout=0, messages=(), steps=steps, final_text="The answer is \\boxed{4}.", answer="4",
+                      stop=StopReason.ANSWER, turns=1)
+
+
+def test_render_compact_does_keep_thinking_from_the_optimizer() -> None:
+    text = render_compact(thinking_sample())
+    assert "999" not in text and "thinking of 22 chars not shown" in text
+
+
+def test_render_compact_does_mark_a_reply_cut_at_the_token_limit() -> None:
+    cut = ModelStep(turn=0, content="So x is", finish_reason="length")
+    assert "cut: finish_reason length" in render_compact(dataclasses.replace(thinking_sample(), steps=(cut,)))
+
+
+def test_trajectory_does_round_trip_thinking_and_finish_reason() -> None:
+    traj = thinking_sample()
+    back = Trajectory.from_dict(json.loads(json.dumps(traj.to_dict())))
+    assert back == traj and back.steps[0].reasoning == "Is it \\boxed{999}? No."  # type: ignore[union-attr]

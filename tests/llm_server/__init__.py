@@ -36,9 +36,19 @@ the reply; a ``str`` is shorthand for ``reply_text(str)``. ``Request`` gives:
 Build replies with ``reply_text(content)``, ``reply_tool_call(name, args)``
 (``args`` a dict is JSON-encoded; a ``str`` is sent verbatim, e.g. malformed
 JSON), ``reply_tool_calls([(name, args), ...])``, ``reply_error(status,
-message, headers=...)``. Ready-made policies: ``answer_with(fn)``,
+message, headers=...)``, ``Reply(..., reasoning=...)`` (sent as
+``reasoning_content``) and ``reply_raw(body)`` (a whole response body sent
+verbatim). Ready-made policies: ``answer_with(fn)``,
 ``scripted_turns(replies)``, ``tool_solver(tool, args_fn)``,
-``react_solver(tool, args_fn)``. If a policy raises, the server answers 422
+``react_solver(tool, args_fn)``, ``first_then(reply, policy)``.
+
+Recorded replies
+----------------
+``fixtures/replies/*.json`` are response bodies shaped like what real providers
+and servers send (vLLM tool and reasoning parsers, Ollama, llama.cpp, LM
+Studio, Azure, OpenAI), each naming its source; ``REPLY_FIXTURES`` loads them
+(:class:`ReplyFixture`): one body per consumer (``"tool"``, ``"react"``,
+``"optimizer"``) and what fnforge must make of it (:class:`Expectation`). If a policy raises, the server answers 422
 ``policy error: ...`` (not retried by clients, so the test fails loudly) and
 keeps the exception in ``server.policy_errors``.
 
@@ -59,22 +69,29 @@ change replies that have tool calls). Choose them with ``faults=`` (a mapping
 
 from __future__ import annotations
 
-from tests.llm_server._messages import Fault, Policy, Reply, Request, TRANSIENT_FAULTS, count_tokens, reply_error, reply_text, reply_tool_call, reply_tool_calls
-from tests.llm_server._policies import InFlight, answer_with, react_solver, scripted_turns, tool_solver
+from tests.llm_server._fixtures import REPLY_FIXTURES, Expectation, ReplyFixture, load_reply_fixtures
+from tests.llm_server._messages import Fault, Policy, Reply, Request, TRANSIENT_FAULTS, count_tokens, reply_error, reply_raw, reply_text, reply_tool_call, reply_tool_calls
+from tests.llm_server._policies import InFlight, answer_with, first_then, react_solver, scripted_turns, tool_solver
 from tests.llm_server._server import ScriptedLLM
 
 __all__ = [
+    "Expectation",
     "Fault",
     "InFlight",
+    "REPLY_FIXTURES",
     "Policy",
     "Reply",
+    "ReplyFixture",
     "Request",
     "ScriptedLLM",
     "TRANSIENT_FAULTS",
     "answer_with",
     "count_tokens",
+    "first_then",
+    "load_reply_fixtures",
     "react_solver",
     "reply_error",
+    "reply_raw",
     "reply_text",
     "reply_tool_call",
     "reply_tool_calls",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Fault", "Policy", "Reply", "Request", "TRANSIENT_FAULTS", "count_tokens", "reply_error", "reply_text", "reply_tool_call", "reply_tool_calls"]
+__all__ = ["Fault", "Policy", "Reply", "Request", "TRANSIENT_FAULTS", "count_tokens", "reply_error", "reply_raw", "reply_text", "reply_tool_call", "reply_tool_calls"]
 
 
 class Fault(enum.Enum):
@@ -28,7 +28,12 @@ TRANSIENT_FAULTS = (Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.TIMEOUT)
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the server sends back: a chat completion or an HTTP error."""
+    """What the server sends back: a chat completion or an HTTP error.
+
+    ``reasoning`` is sent as the message's ``reasoning_content`` (as vLLM,
+    llama.cpp and LM Studio do for reasoning models); ``raw``, when set, is the
+    whole response body, sent verbatim (see :func:`reply_raw`).
+    """
 
     content: str | None = None
     tool_calls: tuple[tuple[str, str, str], ...] = ()  # (id, name, raw arguments)
@@ -36,6 +41,8 @@ class Reply:
     error: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     finish_reason: str | None = None
+    reasoning: str | None = None
+    raw: Mapping[str, Any] | None = None
 
 
 def reply_text(content: str) -> Reply:
@@ -56,6 +63,12 @@ def reply_tool_call(name: str, args: Mapping[str, Any] | str, *, content: str | 
 def reply_tool_calls(calls: Iterable[tuple[str, Mapping[str, Any] | str]]) -> Reply:
     """Several native tool calls in one assistant message."""
     return Reply(tool_calls=tuple((f"call_{i}", n, _args_text(a)) for i, (n, a) in enumerate(calls)))
+
+
+def reply_raw(body: Mapping[str, Any]) -> Reply:
+    """A response body sent exactly as given (a recorded provider reply, see ``fixtures/replies``);
+    faults that edit tool calls leave it alone."""
+    return Reply(raw=body)
 
 
 def reply_error(status: int, message: str = "scripted error",

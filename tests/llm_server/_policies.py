@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.llm_server._messages import Policy, Reply, Request, reply_text, reply_tool_call
 
-__all__ = ["InFlight", "answer_with", "react_solver", "scripted_turns", "tool_solver"]
+__all__ = ["InFlight", "answer_with", "first_then", "react_solver", "scripted_turns", "tool_solver"]
 
 
 def answer_with(fn: Callable[[str], object]) -> Policy:
@@ -23,6 +23,20 @@ def scripted_turns(replies: Sequence[Reply | str]) -> Policy:
     if not replies:
         raise ValueError("scripted_turns needs at least one reply")
     return lambda req: replies[min(req.turn, len(replies) - 1)]
+
+
+def first_then(first: Reply | str, then: Policy) -> Policy:
+    """Reply ``first`` to the first request this policy sees, then follow ``then``
+    (a retried request is a new request: it gets ``then``'s reply)."""
+    seen = threading.Lock()
+    state = {"used": False}
+
+    def policy(req: Request) -> Reply | str:
+        with seen:
+            used, state["used"] = state["used"], True
+        return then(req) if used else first
+
+    return policy
 
 
 def _result_value(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import socket
@@ -168,6 +169,8 @@ def _pick_fault(state: _State, req: Request) -> Fault | None:
 
 
 def _completion(req: Request, reply: Reply, fault: Fault | None) -> dict[str, Any]:
+    if reply.raw is not None:
+        return copy.deepcopy(dict(reply.raw))
     calls = []
     for call_id, name, raw in reply.tool_calls:
         if fault is Fault.MALFORMED_ARGS:
@@ -176,6 +179,8 @@ def _completion(req: Request, reply: Reply, fault: Fault | None) -> dict[str, An
             raw = json.dumps(raw)
         calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}})
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.reasoning is not None:
+        message["reasoning_content"] = reply.reasoning
     if calls:
         message["tool_calls"] = calls
     prompt = count_tokens(json.dumps(req.messages)) + (count_tokens(json.dumps(req.tools)) if req.tools else 0)

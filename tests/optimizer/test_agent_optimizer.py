@@ -182,7 +182,7 @@ async def test_step_rejects_smoke_call_that_times_out(
     (revise_call("missing", "def missing(x):\n    return x\n", arguments=X), "use add_function to create it"),
     (add_call("double", DOUBLE, arguments=X), "already exists in List B; use revise_function"),
     (reply_tool_call("delete_everything", {}), "unknown tool 'delete_everything'"),
-    (reply_tool_call("add_function", '{"name": "f", "code": '), "are not valid JSON"),
+    (reply_tool_call("add_function", '{"name": "f", "code": '), "cannot be read: the JSON ends before it is complete"),
     (reply_tool_call("add_function", {"name": "f"}), "missing the argument(s): description, arguments, code"),
 ])
 async def test_step_rejects_bad_action_with_reason(

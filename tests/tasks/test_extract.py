@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fnforge.tasks import ANSWER_INSTRUCTION, extract_answer
+from fnforge.tasks import ANSWER_INSTRUCTION, explicit_answer, extract_answer, split_thinking
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,28 @@ def test_answer_instruction_does_state_both_forms_the_extractor_reads() -> None:
     assert "\\boxed{" in ANSWER_INSTRUCTION and "Final Answer:" in ANSWER_INSTRUCTION
     assert ANSWER_INSTRUCTION.replace("...", "").count(".") == 1 and ANSWER_INSTRUCTION.endswith(".")
     assert extract_answer("Reasoning.\nFinal Answer: 42") == extract_answer("Reasoning. \\boxed{42}") == "42"
+
+
+def test_extract_answer_does_ignore_a_box_inside_thinking() -> None:
+    text = r"<think>... Is it \boxed{999}? No, trust the tool.</think>Final Answer: 45"
+    assert extract_answer(text) == "45"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("<think>x is \\boxed{9}</think>So x = \\boxed{4}.", "4"),
+    ("Thinking: maybe \\boxed{9}\n</think>\n\nThe answer is \\boxed{4}.", "4"),  # R1: no opening tag
+    ("<THINKING>\\boxed{9}</THINKING>\\boxed{4}", "4"),
+    ("<think>a</think>It is 4.<think>b \\boxed{9}</think>", "It is 4."),
+    ("Answer first. <think>then \\boxed{9}", "Answer first."),  # cut while thinking: the rest is thinking
+    ("<think>only \\boxed{9}", ""),
+])
+def test_extract_answer_does_read_only_the_visible_text(text: str, expected: str) -> None:
+    assert extract_answer(text) == expected
+
+
+def test_split_thinking_does_return_text_without_tags_unchanged() -> None:
+    assert split_thinking("  plain \\boxed{1}\n") == ("  plain \\boxed{1}\n", "")
+
+
+def test_explicit_answer_does_say_none_when_nothing_is_marked() -> None:
+    assert explicit_answer("It is 7.") is None and explicit_answer("Final Answer: 7") == "7"
