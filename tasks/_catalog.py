@@ -43,8 +43,8 @@ class DataFile:
             from the dataset's archive.
 
     Example:
-        >>> dataset("gsm8k").file("test.jsonl").rows
-        1319
+        >>> DataFile(name="LICENSE", size=1062, sha256="86bbb73e...", source="org/repo/raw/abc/LICENSE").rows is None
+        True
     """
 
     name: str

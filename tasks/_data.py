@@ -59,14 +59,6 @@ class DataSource:
         """The dataset's own folder, ``root / dataset``."""
         return self.root / self.dataset
 
-    def describe(self) -> str:
-        """One line: ``built-in slice``, ``pulled copy (<folder>)`` or ``data folder <root>``."""
-        if self.origin == "builtin":
-            return "built-in slice"
-        if self.origin == "cache":
-            return f"pulled copy ({self.folder})"
-        return f"data folder {self.root}"
-
 
 def check_file(path: Path, pin: DataFile) -> str | None:
     """Why ``path`` does not match its pins (size and sha256), or None when it does."""
@@ -128,7 +120,7 @@ def locate_data(name: str, *, data_dir: Path | None = None, cache_dir: Path | No
     raise DataNotAvailableError(entry.name, f"{entry.name} is not on this machine (fnforge ships no copy of it)")
 
 
-def check_slice(source: DataSource, spec: str, split: str, n: int | None, pool: int, seed: int) -> None:
+def check_slice(source: DataSource, *, spec: str, split: str, n: int | None, pool: int, seed: int) -> None:
     """Refuse a selection that the built-in slice cannot give exactly as the full data would.
 
     Args:

@@ -235,8 +235,8 @@ def make_splits(
     else:
         test_pool = load("test")
     if source is not None:
-        check_slice(source, name, "train", n_train, len(train_pool), seed)
-        check_slice(source, name, "test", n_test, len(test_pool), seed)
+        check_slice(source, spec=name, split="train", n=n_train, pool=len(train_pool), seed=seed)
+        check_slice(source, spec=name, split="test", n=n_test, pool=len(test_pool), seed=seed)
     return TaskSplits(
         train=select_split(train_pool, n_train, seed, spec=name, split="train"),
         test=select_split(test_pool, n_test, seed, spec=name, split="test"),
