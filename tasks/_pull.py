@@ -113,7 +113,7 @@ def _build_from_archive(entry: Dataset, pins: list[DataFile], folder: Path, fetc
     if entry.archive is None or entry.archive_folder is None:
         raise ValueError(f"dataset {entry.name}: files {[p.name for p in pins]} have no source and no archive")
     with _temporary(folder, ".archive") as (handle, path):
-        fetch.to_file(entry.archive, "archive", handle)
+        fetch.to_file(entry.archive, f"{entry.name} archive", handle)
         handle.close()
         return math_files_from_archive(path, entry.archive_folder)
 
@@ -123,7 +123,7 @@ def _install(folder: Path, pin: DataFile, data: bytes) -> None:
     problem = _mismatch(pin, data)
     if problem is not None:
         raise DataPullError(f"{folder / pin.name}: {problem}; upstream changed or the download was corrupted "
-                            "(nothing was replaced)")
+                            "(the file was left as it was)")
     with _temporary(folder, f".{pin.name}") as (handle, path):
         handle.write(data)
         handle.close()
