@@ -5,7 +5,9 @@ Tree (below ``functions.FnforgeError``)::
     TaskError                exit 6   task data or a task selection is unusable
     ├── TaskSpecError        exit 2   a task-set spec string is malformed (a usage error)
     ├── TaskDataError        exit 6   a data file is missing or corrupt (.path, .line)
-    └── TaskSplitError       exit 6   a train/test split cannot be made or restored
+    ├── TaskSplitError       exit 6   a train/test split cannot be made or restored
+    ├── DataNotAvailableError exit 6  a built-in dataset (or enough of it) is not on this machine (.dataset)
+    └── DataPullError        exit 6   a dataset cannot be downloaded, or a download does not match its pins
 
 Answers are untrusted model output: scoring one never raises, it returns False.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from fnforge.functions import FnforgeError
 
-__all__ = ["TaskDataError", "TaskError", "TaskSpecError", "TaskSplitError"]
+__all__ = ["DataNotAvailableError", "DataPullError", "TaskDataError", "TaskError", "TaskSpecError", "TaskSplitError"]
 
 
 class TaskError(FnforgeError):
@@ -51,3 +53,19 @@ class TaskDataError(TaskError):
 
 class TaskSplitError(TaskError):
     """Raised when a split asks for more tasks than its pool has, or a recorded split no longer matches."""
+
+
+class DataNotAvailableError(TaskError):
+    """Raised when a built-in dataset, or the part of it a selection needs, is not on this machine.
+
+    ``dataset`` names it (``math``, ``gsm8k``, ``tabmwp``); the one-line message
+    ends with the ``fnforge data pull`` that fetches it.
+    """
+
+    def __init__(self, dataset: str, reason: str) -> None:
+        self.dataset = dataset
+        super().__init__(f"{reason}: run `fnforge data pull {dataset}` (or pass --data DIR)")
+
+
+class DataPullError(TaskError):
+    """Raised when a dataset cannot be downloaded, or a downloaded or built file does not match its pins."""

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
+from fnforge.tasks._data import locate_data
 from fnforge.tasks._exceptions import TaskError
 from fnforge.tasks._io import Record, file_sha256, get_int, get_str, get_text, read_json, read_jsonl
 from fnforge.tasks._model import Task
@@ -26,6 +27,7 @@ def load_tasks(
     split: Split,
     *,
     data_dir: Path | None = None,
+    cache_dir: Path | None = None,
     question_field: str = "question",
     answer_field: str = "answer",
     scorer: str = "exact",
@@ -39,11 +41,18 @@ def load_tasks(
     (:func:`make_splits` keeps the two selections apart). MATH rows with an
     empty answer (two train rows upstream have ``\boxed{}``) are left out.
 
+    The three built-in sets are read from ``data_dir`` when it is given, else
+    from the copy ``fnforge data pull`` left in ``cache_dir``, else from the
+    slice that ships with fnforge (MATH and GSM8K; see :func:`locate_data`).
+    The slice is a small part of each pool: :func:`make_splits` serves from it
+    only the selections that equal the full data's.
+
     Args:
         spec: a spec string (``math:algebra@level5``) or a parsed TaskSpec.
         split: ``"train"`` or ``"test"``.
-        data_dir: the folder holding ``math/``, ``gsm8k/``, ``tabmwp/``
-            (needed for those three; gaia and jsonl name their own path).
+        data_dir: a folder holding ``math/``, ``gsm8k/``, ``tabmwp/`` (laid out
+            like ``shared/data``); gaia and jsonl name their own path.
+        cache_dir: the folder ``fnforge data pull`` fills, used when ``data_dir`` is None.
         question_field: jsonl only: the field holding the question.
         answer_field: jsonl only: the field holding the reference answer.
         scorer: jsonl only: one of ``SCORER_NAMES`` (default exact match).
@@ -54,13 +63,14 @@ def load_tasks(
     Raises:
         TaskSpecError: ``spec`` is a malformed string.
         TaskDataError: a file is missing or a record is corrupt (file and line named).
-        TaskError: no data folder was given for a built-in set, or nothing matched.
+        DataNotAvailableError: the built-in set is in no folder, no pulled copy and not in the slice.
+        TaskError: nothing matched.
         ValueError: ``split`` or ``scorer`` is not a known name.
 
     Example:
-        >>> tasks = load_tasks("math:algebra@level5", "train", data_dir=Path("data"))  # doctest: +SKIP
-        >>> tasks[0].domain  # doctest: +SKIP
-        'math:algebra'
+        >>> tasks = load_tasks("math:algebra@level5", "train")  # the built-in slice
+        >>> tasks[0].domain, tasks[0].metadata["level"]
+        ('math:algebra', 5)
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
@@ -72,7 +82,7 @@ def load_tasks(
     elif parsed.kind == "jsonl":
         tasks = _load_jsonl(_path(parsed), question_field, answer_field, scorer)
     else:
-        root = _data_dir(parsed, data_dir)
+        root = locate_data(parsed.kind, data_dir=data_dir, cache_dir=cache_dir).root
         if parsed.kind == "math":
             tasks = _load_math(parsed, split, root)
         elif parsed.kind == "gsm8k":
@@ -88,12 +98,6 @@ def _path(spec: TaskSpec) -> Path:
     if spec.path is None:  # TaskSpec.parse never leaves it empty for gaia/jsonl
         raise ValueError(f"{spec.kind} spec has no path")
     return spec.path
-
-
-def _data_dir(spec: TaskSpec, data_dir: Path | None) -> Path:
-    if data_dir is None:
-        raise TaskError(f"no data folder given for {spec.kind} (use --data DIR or FNFORGE_DATA)")
-    return data_dir
 
 
 def _unique(tasks: Iterable[tuple[Record, Task]]) -> tuple[Task, ...]:
@@ -146,8 +150,12 @@ def _load_gsm8k(split: Split, root: Path) -> tuple[Task, ...]:
             head, sep, final = solution.rpartition("####")
             if not sep or not final.strip():
                 raise record.error("answer has no final '#### <number>' line")
+            # The built-in slice keeps a row's upstream line number as its id: it skips rows.
+            task_id = get_str(record, "id") if "id" in record.data else f"{split}/{index}"
+            if not task_id.startswith(f"{split}/"):
+                raise record.error(f"id {task_id!r} is not a {split} problem")
             yield record, Task(
-                id=f"{split}/{index}",
+                id=task_id,
                 question=get_str(record, "question"),
                 answer=final.strip(),
                 domain="gsm8k",

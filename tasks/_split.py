@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnforge.tasks._data import check_slice, locate_data
 from fnforge.tasks._exceptions import TaskSplitError
 from fnforge.tasks._loaders import Split, load_tasks
 from fnforge.tasks._model import Task
@@ -178,6 +179,7 @@ def make_splits(
     n_test: int | None,
     seed: int,
     data_dir: Path | None = None,
+    cache_dir: Path | None = None,
     question_field: str = "question",
     answer_field: str = "answer",
     scorer: str = "exact",
@@ -188,12 +190,16 @@ def make_splits(
     (for MATH: the train and test files). gaia and jsonl have one pool; train
     takes its lowest ranks and test its highest, never the same task.
 
+    Read from fnforge's built-in slice (no ``data_dir``, nothing pulled), a
+    selection is made only when it equals the full data's: seed 0 and no
+    more tasks than the slice has of the set.
+
     Args:
         spec: the task set, e.g. ``math:number_theory``.
         n_train: train tasks (the paper: 20 per MATH subject); None for all.
         n_test: test tasks (the paper: 80 per MATH subject); None for all.
         seed: selection seed.
-        data_dir, question_field, answer_field, scorer: as for :func:`load_tasks`.
+        data_dir, cache_dir, question_field, answer_field, scorer: as for :func:`load_tasks`.
 
     Returns:
         Both selections.
@@ -201,19 +207,21 @@ def make_splits(
     Raises:
         TaskSplitError: a pool is too small (for one pool: ``n_train + n_test`` exceeds it,
             or either is None).
+        DataNotAvailableError: the selection needs data that is not on this machine.
         TaskSpecError, TaskDataError, TaskError: as for :func:`load_tasks`.
 
     Example:
-        >>> make_splits("math:algebra", n_train=20, n_test=80, seed=0,
-        ...             data_dir=Path("data")).train.describe()  # doctest: +SKIP
+        >>> make_splits("math:algebra", n_train=20, n_test=80, seed=0).train.describe()  # the built-in slice
         'math:algebra (20 tasks, sha256:...)'
     """
     parsed = spec if isinstance(spec, TaskSpec) else TaskSpec.parse(spec)
     name = str(parsed)
+    source = None if parsed.shared_pool else locate_data(parsed.kind, data_dir=data_dir, cache_dir=cache_dir)
 
     def load(split: Split) -> tuple[Task, ...]:
+        root = data_dir if source is None else source.root
         return load_tasks(
-            parsed, split, data_dir=data_dir, question_field=question_field, answer_field=answer_field, scorer=scorer
+            parsed, split, data_dir=root, question_field=question_field, answer_field=answer_field, scorer=scorer
         )
 
     train_pool = load("train")
@@ -226,6 +234,9 @@ def make_splits(
             )
     else:
         test_pool = load("test")
+    if source is not None:
+        check_slice(source, spec=name, split="train", n=n_train, pool=len(train_pool), seed=seed)
+        check_slice(source, spec=name, split="test", n=n_test, pool=len(test_pool), seed=seed)
     return TaskSplits(
         train=select_split(train_pool, n_train, seed, spec=name, split="train"),
         test=select_split(test_pool, n_test, seed, spec=name, split="test"),

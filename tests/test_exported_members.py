@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["functions", "registry", "sandbox", "agents", "tasks", "optimizer"]
+PACKAGES = [f"fnforge.{name}" for name in ("functions", "registry", "sandbox", "agents", "tasks", "optimizer")]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -27,3 +27,12 @@ def test_package_exports_every_public_name_it_defines(package: str) -> None:
         if not name.startswith("_") and not isinstance(value, type(importlib)) and name != "annotations"
     }
     assert public == set(module.__all__)
+
+
+def test_root_exports_resolve_to_their_subpackages_objects() -> None:
+    import fnforge
+
+    assert fnforge.__all__ == sorted(fnforge.__all__)
+    for name in fnforge.__all__:
+        value = getattr(fnforge, name)
+        assert value.__module__.startswith("fnforge."), name

@@ -20,7 +20,8 @@ from fnforge import registry
 from fnforge.agents import AgentConfig, LLMClient, LLMConfig
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import ToolsetConfig, load_config
-from fnforge.cli._runtime import data_option, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
+from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
+                                  progress_bar)
 from fnforge.functions import FunctionSet
 from fnforge.optimizer import Report, TaskResult, evaluate
 from fnforge.tasks import Task, make_splits
@@ -66,7 +67,8 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
         sha = repo.resolve(rev)
         function_set = repo.read(sha)
         spec = task_spec or config.task
-        splits = make_splits(spec, n_train=n_train, n_test=n_test, seed=seed, data_dir=data_dir)
+        splits = make_splits(spec, n_train=n_train, n_test=n_test, seed=seed, data_dir=data_dir,
+                             cache_dir=data_cache_dir())
         selection = splits.train if split == "train" else splits.test
         tasks = selection.tasks[:limit]
         if not tasks:

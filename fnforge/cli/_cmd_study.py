@@ -23,7 +23,8 @@ from fnforge import registry
 from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config
-from fnforge.cli._runtime import data_option, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
+from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
+                                  progress_bar)
 from fnforge.optimizer import Report
 from fnforge.optimizer import (
     BASELINE_LABEL, MERGE_MODES, Domain, TrainingError, build_report, find_run, merge_domains, plot_heatmap,
@@ -90,7 +91,7 @@ def branch_domain(repo: registry.Repository, branch: str, *, split: str = "train
 def _domain(spec: str, split: str, settings: dict[str, Any], data_dir: Path | None) -> Domain:
     folder = data_dir or (Path(settings["data_dir"]) if settings.get("data_dir") else None)
     splits = make_splits(spec, n_train=settings["n_train"], n_test=settings["n_test"], seed=settings["seed"],
-                         data_dir=folder)
+                         data_dir=folder, cache_dir=data_cache_dir())
     return Domain(label=spec, tasks=(splits.train if split == "train" else splits.test).tasks)
 
 

@@ -28,7 +28,8 @@ from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import ToolsetConfig, load_config
 from fnforge.cli._live_view import LiveView, PlainView, print_summary
-from fnforge.cli._runtime import PRICES, data_option, llm_config, llm_options, open_eval_cache, open_sandbox
+from fnforge.cli._runtime import (PRICES, data_cache_dir, data_option, llm_config, llm_options, open_eval_cache,
+                                  open_sandbox)
 from fnforge.optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
 from fnforge.tasks import Task, make_splits
 
@@ -156,7 +157,7 @@ def _overrides(ctx: click.Context, options: Mapping[str, Any]) -> dict[str, Any]
 
 def _tasks(settings: Mapping[str, Any], data_dir: Path | None) -> tuple[tuple[Task, ...], tuple[Task, ...], str]:
     splits = make_splits(settings["task"], n_train=settings["n_train"], n_test=settings["n_test"],
-                         seed=settings["seed"], data_dir=data_dir)
+                         seed=settings["seed"], data_dir=data_dir, cache_dir=data_cache_dir())
     return splits.train.tasks, splits.test.tasks, splits.train.spec
 
 

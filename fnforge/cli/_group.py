@@ -26,6 +26,7 @@ COMMAND_MODULES = {
     "train": "train",
     **dict.fromkeys(("export", "clone", "verify", "blame", "bisect", "bisect-step"), "share"),
     **dict.fromkeys(("domains", "transfer", "merge", "report"), "study"),
+    "data": "data",
 }
 """Command name -> the ``fnforge/_cmd_<module>.py`` that defines it."""
 

@@ -29,8 +29,8 @@ def test_task_errors_subclass_fnforge_error_with_exit_codes() -> None:
     assert tasks.TaskSpecError.exit_code == 2
 
 
-@pytest.mark.parametrize("module", ["tasks", "tasks._extract", "tasks._math", "tasks._numbers", "tasks._score",
-                                    "tasks._split"])
+@pytest.mark.parametrize("module", ["fnforge.tasks", *(f"fnforge.tasks.{name}" for name in (
+    "_catalog", "_data", "_extract", "_inventory", "_loaders", "_math", "_math_archive", "_numbers", "_score", "_split"))])
 def test_docstring_examples_do_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

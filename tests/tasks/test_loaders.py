@@ -118,9 +118,22 @@ def test_loader_rejects_a_missing_file_with_a_layout_hint(tmp_path: Path) -> Non
                                "laid out like shared/data (gsm8k/, math/, tabmwp/)")
 
 
-def test_loader_rejects_a_builtin_set_without_a_data_folder() -> None:
-    with pytest.raises(TaskError, match=r"no data folder given for math \(use --data DIR or FNFORGE_DATA\)"):
-        load_tasks("math:algebra", "train", data_dir=None)
+def test_loader_does_read_the_builtin_slice_without_a_data_folder() -> None:
+    tasks = load_tasks("math:algebra", "train", data_dir=None)
+    assert tasks and {t.domain for t in tasks} == {"math:algebra"}
+
+
+def test_gsm8k_loader_does_take_a_row_id_when_the_row_has_one(tmp_path: Path) -> None:
+    (tmp_path / "gsm8k").mkdir()
+    (tmp_path / "gsm8k" / "test.jsonl").write_text('{"id": "test/41", "question": "q", "answer": "#### 4"}\n')
+    assert [t.id for t in load_tasks("gsm8k", "test", data_dir=tmp_path)] == ["test/41"]
+
+
+def test_gsm8k_loader_rejects_a_row_id_of_the_other_split(tmp_path: Path) -> None:
+    (tmp_path / "gsm8k").mkdir()
+    (tmp_path / "gsm8k" / "test.jsonl").write_text('{"id": "train/41", "question": "q", "answer": "#### 4"}\n')
+    with pytest.raises(TaskDataError, match=r"test.jsonl line 1: id 'train/41' is not a test problem"):
+        load_tasks("gsm8k", "test", data_dir=tmp_path)
 
 
 def test_loader_rejects_an_unknown_split(fixture_data: Path) -> None:
