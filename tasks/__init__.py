@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from fnforge.tasks._exceptions import TaskDataError, TaskError, TaskSpecError, TaskSplitError
+from fnforge.tasks._exceptions import ScoringTimeout, TaskDataError, TaskError, TaskSpecError, TaskSplitError
 from fnforge.tasks._extract import ANSWER_INSTRUCTION, extract_answer
 from fnforge.tasks._loaders import Split, load_tasks
 from fnforge.tasks._math import score_math
@@ -34,6 +34,7 @@ __all__ = [
     "SCORER_NAMES",
     "SPEC_FORMS",
     "ScoringPool",
+    "ScoringTimeout",
     "Split",
     "Task",
     "TaskDataError",
