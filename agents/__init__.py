@@ -14,6 +14,7 @@ from fnforge.agents._client import LLMClient
 from fnforge.agents._exceptions import (
     AgentError,
     LLMCacheError,
+    LLMContextExceeded,
     LLMError,
     LLMRejected,
     LLMUnavailable,
@@ -45,6 +46,7 @@ __all__ = [
     "LLMCacheError",
     "LLMClient",
     "LLMConfig",
+    "LLMContextExceeded",
     "LLMError",
     "LLMRejected",
     "LLMUnavailable",
