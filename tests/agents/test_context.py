@@ -74,7 +74,7 @@ async def test_client_does_not_take_other_refusals_for_context(llm_server: Scrip
 
 def test_cut_conversation_does_cut_older_tool_results_and_keep_the_task_and_last_turn() -> None:
     big = "x" * 5000
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "You solve tasks."},
         {"role": "user", "content": "The task " + big},
         {"role": "assistant", "content": None, "tool_calls": [{"id": "a", "type": "function",
