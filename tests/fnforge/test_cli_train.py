@@ -166,6 +166,23 @@ def test_train_epoch_numbers_agree_between_the_table_the_trailers_and_the_summar
     assert summary["epochs"] == summary["history"][-1]["epoch"] == 1
 
 
+def test_train_resume_refuses_a_branch_reset_past_the_runs_commits_and_writes_nothing(
+        tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    llm_server.policy = content_policy
+    init_repo(tmp_path / "t").close()
+    _invoke(tmp_path / "t", llm_server, "--patience", "2")
+    with registry.open(tmp_path / "t") as repo:
+        initial = repo.log()[-2]
+        run_folder = repo.state_dir / "runs" / str(initial.run)
+    subprocess.run(["git", "-C", str(tmp_path / "t"), "reset", "-q", "--hard", initial.sha], check=True)
+    before = {p.name: p.read_bytes() for p in run_folder.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", "--resume"], env=_env(llm_server))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: branch 'main' no longer contains commit ")
+    assert "was it reset? Nothing was changed" in result.stderr and result.stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in run_folder.rglob("*") if p.is_file()} == before
+
+
 def test_train_resume_without_a_run_is_an_error(tmp_path: Path, llm_server: ScriptedLLM) -> None:
     init_repo(tmp_path / "t").close()
     result = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", "--resume"], env=_env(llm_server))
