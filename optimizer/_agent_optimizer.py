@@ -25,7 +25,7 @@ One step is one conversation with the optimizer LLM:
 The budget covers the whole conversation: every request of the step (prompt,
 tool schemas, the turns so far) stays within ``prompt_budget_tokens``. The
 first prompt is built for the budget minus room for ``max_actions + 1``
-follow-up turns (:data:`TURN_TOKENS` each); should retries grow the
+follow-up turns (:data:`TURN_TOKENS` each, at most half the budget); should retries grow the
 conversation past the budget anyway, the step ends there (reported in
 ``StepResult.cut``) with the actions accepted so far.
 
@@ -192,11 +192,12 @@ class AgentOptimizer:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self._tools_tokens = estimate_tokens(json.dumps(ACTION_TOOLS))
-        self._turns_reserve = (max_actions + 1) * TURN_TOKENS
+        # room for the follow-up turns, at most half the budget (the budget check ends a longer talk)
+        self._turns_reserve = min((max_actions + 1) * TURN_TOKENS, prompt_budget_tokens // 2)
         floor = self._tools_tokens + self._turns_reserve
         if prompt_budget_tokens <= floor:
             raise ValueError(f"prompt_budget_tokens must exceed {floor} (tool schemas and room for "
-                             f"{max_actions + 1} turns), got {prompt_budget_tokens}")
+                             f"the step's turns), got {prompt_budget_tokens}")
         self.client = client
         self.sandbox = sandbox
         self.policy = policy if policy is not None else sandbox.policy

@@ -149,7 +149,7 @@ def plan_run(function_set: FunctionSet, train: Sequence[Task], test: Sequence[Ta
                     for t in step_tasks)
     calls = max_actions + 1
     # List A's code once (List B starts as "same as List A"); the first prompt leaves room for the later turns
-    first = min(prompt_budget_tokens - calls * TURN_TOKENS,
+    first = min(prompt_budget_tokens - min(calls * TURN_TOKENS, prompt_budget_tokens // 2),
                 _TEMPLATE_TOKENS + estimate_tokens(render_function_set(function_set)) + histories)
     conversation = sum(first + k * (2 * _REPLY_TOKENS + 300) + _REPLY_TOKENS for k in range(calls))
     optimizer = CallEstimate(calls_min=1, calls_typical=calls, calls_max=max_actions * (1 + max_retries),

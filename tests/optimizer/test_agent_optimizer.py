@@ -133,11 +133,11 @@ async def test_step_does_end_the_conversation_where_the_next_request_would_excee
 
     llm_server.policy = OptimizerScript([[long_add]])
     report = make_report([i % 5 == 0 for i in range(200)], output_chars=2_000, calls=5)  # fills the first prompt
-    optimizer = AgentOptimizer(client, sandbox, policy=POLICY, prompt_budget_tokens=12_000, max_actions=4)
+    optimizer = AgentOptimizer(client, sandbox, policy=POLICY, prompt_budget_tokens=16_000, max_actions=4)
     result = await optimizer.step(BEST, History(best=BEST, best_score=report.accuracy, report=report))
     assert result.cut[-1].startswith("conversation: ended after 3 calls, the next request")
     assert len(result.actions) == 3 and not result.terminated
-    assert llm_server.count == 3 and result.conversation_tokens_estimate <= 12_000
+    assert llm_server.count == 3 and result.conversation_tokens_estimate <= 16_000
 
 
 async def test_step_does_key_each_call_by_its_sample_name_in_the_response_cache(
@@ -358,3 +358,9 @@ def test_smoke_arguments_does_fill_required_parameters_deterministically() -> No
         "kind": {"type": "string", "enum": ["a", "b"]},
         "obj": {"type": "object", "properties": {"k": {"type": "string"}}, "required": ["k"]}}}
     assert smoke_arguments(schema) == {"n": 3, "s": "1", "xs": [1], "flag": True, "kind": "a", "obj": {"k": "1"}}
+
+
+async def test_optimizer_does_accept_many_actions_per_step_within_the_default_budget(client: LLMClient,
+                                                                                     sandbox: Sandbox) -> None:
+    optimizer = AgentOptimizer(client, sandbox, policy=POLICY, max_actions=40)  # room for the turns is capped
+    assert optimizer.max_actions == 40
