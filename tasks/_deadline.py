@@ -101,7 +101,10 @@ def call_with_deadline(func: Callable[[], T], seconds: float, *, wall_s: float |
 
     def watch() -> None:
         while not done.wait(interval):
-            over_cpu = cpu() - cpu_start >= seconds
+            try:
+                over_cpu = cpu() - cpu_start >= seconds
+            except OSError:  # the thread finished (and exited) since the wait: nothing left to limit
+                return
             over_wall = time.monotonic() - wall_start >= wall_limit
             if over_cpu or over_wall:
                 with lock:

@@ -100,3 +100,20 @@ def test_call_with_deadline_rejects_a_non_positive_limit(seconds: float) -> None
 def test_call_with_deadline_rejects_a_non_positive_backstop() -> None:
     with pytest.raises(ValueError, match="wall_s must be > 0"):
         call_with_deadline(lambda: None, 1.0, wall_s=0)
+
+
+def test_call_with_deadline_does_outlive_calls_from_threads_that_exit_at_once() -> None:
+    # A watcher may wake after its thread has returned and exited; reading that thread's
+    # CPU clock then fails, and the watcher must simply stop (it used to die with OSError).
+    failures: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: failures.append(args.exc_value)  # type: ignore[assignment]
+    try:
+        for _ in range(200):
+            worker = threading.Thread(target=lambda: call_with_deadline(lambda: busy(0.01), 5.0))
+            worker.start()
+            worker.join()
+        time.sleep(0.05)  # let the last watchers wake
+    finally:
+        threading.excepthook = previous
+    assert failures == []
