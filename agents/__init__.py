@@ -14,6 +14,7 @@ from fnforge.agents._client import LLMClient
 from fnforge.agents._exceptions import (
     AgentError,
     LLMCacheError,
+    LLMContextExceeded,
     LLMError,
     LLMRejected,
     LLMUnavailable,
@@ -49,6 +50,7 @@ __all__ = [
     "LLMCacheError",
     "LLMClient",
     "LLMConfig",
+    "LLMContextExceeded",
     "LLMError",
     "LLMRejected",
     "LLMUnavailable",

@@ -14,7 +14,9 @@ that stays unavailable after the client's retries (``LLMUnavailable``) is
 raised by ``stream`` but *recorded* by ``solve`` (``StopReason.ERROR``), so
 one bad task does not sink an evaluation batch; a request the provider refuses
 (``LLMRejected``: bad key, unknown model) would fail every task alike and is
-raised by both.
+raised by both. A conversation the provider refuses as longer than the model's
+context (``LLMContextExceeded``) is cut (:func:`~agents._cut.cut_conversation`)
+and sent once more; refused again, ``solve`` records it (``StopReason.CONTEXT``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from fnforge.tasks import ANSWER_INSTRUCTION, Task, extract_answer
 
 from fnforge.agents._client import LLMClient
 from fnforge.agents._records import Completion, Usage
-from fnforge.agents._exceptions import LLMUnavailable
+from fnforge.agents._cut import cut_conversation
+from fnforge.agents._exceptions import LLMContextExceeded, LLMUnavailable
 from fnforge.agents._prompts import RUN_PYTHON, RUN_PYTHON_TOOL, describe_tools, render
 from fnforge.agents._react import parse_react
 from fnforge.agents._replies import reply_problem
@@ -121,12 +124,9 @@ class _Run:
 
     async def _call_model(self) -> ModelStep:
         try:
-            reply: Completion = await self.client.complete(
-                self.messages, self.tools if self.config.kind == "tool" else None, rollout=self.rollout)
-        except LLMUnavailable as exc:
-            self.turns += 1
-            self.failures += 1
-            self.retries += max(0, exc.attempts - 1)
+            reply = await self._complete_or_cut()
+        except (LLMUnavailable, LLMContextExceeded):
+            self.turns += 1  # the call that ends the run
             raise
         self.turns += 1
         self.usage += reply.usage
@@ -136,6 +136,25 @@ class _Run:
                          usage=reply.usage, latency_s=reply.latency_s, retries=reply.retries,
                          cached=reply.cached, cost_usd=reply.cost_usd, reasoning=reply.reasoning,
                          finish_reason=reply.finish_reason)
+
+    async def _complete_or_cut(self) -> Completion:
+        try:
+            return await self._complete()
+        except LLMContextExceeded:
+            cut = cut_conversation(self.messages)
+            if cut is None:  # nothing to cut: the same request would be refused again
+                raise
+            self.messages = cut
+            return await self._complete()  # once: a second refusal ends the run
+
+    async def _complete(self) -> Completion:
+        try:
+            return await self.client.complete(
+                self.messages, self.tools if self.config.kind == "tool" else None, rollout=self.rollout)
+        except (LLMUnavailable, LLMContextExceeded) as exc:
+            self.failures += 1
+            self.retries += max(0, exc.attempts - 1)
+            raise
 
     def _over_budget(self) -> bool:
         budget = self.config.token_budget
@@ -233,6 +252,7 @@ async def stream(agent_config: AgentConfig, function_set: FunctionSet, task: Tas
 
     Raises:
         LLMUnavailable: the provider stayed unavailable after the client's retries.
+        LLMContextExceeded: the conversation stayed too long for the model after one cut.
         LLMRejected: the provider refused a request.
         TaskDataError: an attachment of the task cannot be read or is too large.
     """
@@ -255,7 +275,8 @@ async def solve(agent_config: AgentConfig, function_set: FunctionSet, task: Task
 
     Returns:
         The trajectory; ``stop`` is ``ERROR`` (with ``error``) if the provider
-        stayed unavailable.
+        stayed unavailable, ``CONTEXT`` if the conversation stayed too long for
+        the model after one cut.
 
     Raises:
         LLMRejected: the provider refused a request (key, model, bad request).
@@ -272,4 +293,6 @@ async def solve(agent_config: AgentConfig, function_set: FunctionSet, task: Task
             pass
     except LLMUnavailable as exc:
         run.stop, run.error = StopReason.ERROR, str(exc)
+    except LLMContextExceeded as exc:
+        run.stop, run.error = StopReason.CONTEXT, str(exc)
     return run.trajectory()

@@ -25,15 +25,16 @@ CREATE TABLE IF NOT EXISTS responses (
 KEY_VERSION = 1
 
 
-def request_key(body: dict[str, Any], *, rollout: int) -> str:
+def request_key(body: dict[str, Any], *, rollout: int | str, endpoint: str) -> str:
     """sha256 of the canonical JSON of everything that decides a reply.
 
     ``body`` is the chat request as sent (model, messages, tools, sampling
-    parameters); ``rollout`` separates repeated samples of the same request.
-    The endpoint URL and the API key are not part of the key.
+    parameters); ``rollout`` separates repeated samples of the same request;
+    ``endpoint`` is the base URL (one model name on two servers may be two
+    models). The API key is not part of the key.
     """
     payload = json.dumps(
-        {"v": KEY_VERSION, "rollout": rollout, "request": body},
+        {"v": KEY_VERSION, "rollout": rollout, "endpoint": endpoint, "request": body},
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import json
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -19,7 +20,7 @@ from typing import Any, cast
 import openai
 
 from fnforge.agents._cache import ResponseCache, request_key
-from fnforge.agents._exceptions import LLMRejected, LLMUnavailable
+from fnforge.agents._exceptions import LLMContextExceeded, LLMRejected, LLMUnavailable
 from fnforge.agents._jsonmode import json_mode_messages, parse_json_reply
 from fnforge.agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
 from fnforge.agents._replies import read_message
@@ -31,6 +32,16 @@ NO_API_KEY = "fnforge-no-api-key"
 would otherwise read ``OPENAI_API_KEY`` itself)."""
 
 _RETRY_AFTER_MAX_S = 300.0
+# How providers say "the conversation does not fit the model's context" (codes, types and messages):
+# OpenAI/Azure/Groq, llama.cpp, OpenAI's per-string cap, vLLM/DeepSeek/Mistral/OpenRouter, llama.cpp
+# and Ollama logs, vLLM's prompt check, llama-cpp-python, LM Studio, Gemini, Anthropic-compatible.
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error", "string_above_max_length",
+                            "request_too_large"})
+_CONTEXT_MESSAGE = re.compile(
+    r"maximum context length|context[ _-]length[ _-]exceeded|exceeds? (?:the )?(?:available |maximum )?"
+    r"context (?:length|size|window)|longer than the maximum model length|exceeds? context window"
+    r"|context length of only|exceeds the maximum number of tokens|prompt is too long", re.IGNORECASE)
+_CONTEXT_STATUSES = frozenset({400, 413, 422, 500})
 
 
 class _ToolsUnsupported(Exception):
@@ -101,13 +112,14 @@ class LLMClient:
 
     async def complete(self, messages: Sequence[Mapping[str, Any]],
                        tools: Sequence[Mapping[str, Any]] | None = None, *,
-                       rollout: int = 0, cache: bool = True) -> Completion:
+                       rollout: int | str = 0, cache: bool = True) -> Completion:
         """One chat completion.
 
         Args:
             messages: the conversation (OpenAI message dicts).
             tools: OpenAI ``tools`` entries, or ``None``.
-            rollout: sample index; distinct indices never share a cache entry.
+            rollout: sample index or name (e.g. ``"run/step/call"``); distinct values never
+                share a cache entry.
             cache: ``False`` bypasses the cache (the reply is still stored).
 
         Returns:
@@ -115,6 +127,7 @@ class LLMClient:
 
         Raises:
             LLMUnavailable: transient failures outlasted ``max_retries``.
+            LLMContextExceeded: the provider refused the conversation as too long for the model.
             LLMRejected: the provider refused the request.
             LLMCacheError: the cache file cannot be read or written.
         """
@@ -148,10 +161,10 @@ class LLMClient:
             body["max_tokens"] = cfg.max_tokens
         return body
 
-    async def _fetch(self, body: dict[str, Any], has_tools: bool, rollout: int,
+    async def _fetch(self, body: dict[str, Any], has_tools: bool, rollout: int | str,
                      use_cache: bool) -> tuple[dict[str, Any], int, bool]:
         cache = self._cache if use_cache else None
-        key = request_key(body, rollout=rollout) if self._cache is not None else ""
+        key = request_key(body, rollout=rollout, endpoint=self.config.base_url) if self._cache is not None else ""
         if cache is not None:
             hit = cache.get(key)
             if hit is not None:
@@ -221,6 +234,10 @@ class LLMClient:
             raw = await sdk.chat.completions.with_raw_response.create(**body)
         except openai.APIStatusError as exc:
             status, reason = exc.status_code, f"HTTP {exc.status_code}: {_message(exc)}"
+            if status in _CONTEXT_STATUSES and _context_exceeded(status, exc.body, _message(exc)):
+                self._counts["failures"] += 1
+                raise LLMContextExceeded(f"the conversation is too long for {cfg.model} at {cfg.base_url} ({reason})",
+                                         status=status, attempts=attempt + 1) from exc
             if status in (408, 409, 429) or status >= 500:
                 raise _Transient(reason, status, _retry_after(exc.response.headers)) from exc
             if status == 400 and has_tools and cfg.tools_mode == "auto" and "tool" in reason.lower():
@@ -297,6 +314,17 @@ def _message(exc: openai.APIStatusError) -> str:
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])
     return str(exc.message)
+
+
+def _context_exceeded(status: int, body: object, message: str) -> bool:
+    """The refusal (HTTP ``status``, JSON ``body``) says the conversation outgrew the model's context."""
+    if status == 413:  # the request outgrew a size cap
+        return True
+    err = body.get("error", body) if isinstance(body, dict) else None
+    fields = [err.get("code"), err.get("type")] if isinstance(err, dict) else []
+    if any(isinstance(f, str) and f.lower() in _CONTEXT_CODES for f in fields):
+        return True
+    return _CONTEXT_MESSAGE.search(message) is not None
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

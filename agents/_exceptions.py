@@ -10,19 +10,30 @@ Tree::
             ├── LLMUnavailable   transient failures (429, 5xx, timeouts, dropped
             │                    connections, unreadable replies) outlasted every retry
             └── LLMRejected      the provider refused the request (401, 403, 404, 400...):
-                                 retrying cannot help
+                │                retrying cannot help
+                └── LLMContextExceeded  the conversation is longer than the model's context
 
 Model-caused faults (malformed tool arguments, unknown functions, sandbox
 errors, unparseable ReAct text) are never raised: they become error steps that
 the model sees. ``solve`` records ``LLMUnavailable`` in the trajectory
-(``StopReason.ERROR``) and lets ``LLMRejected`` propagate.
+(``StopReason.ERROR``) and lets ``LLMRejected`` propagate, except
+``LLMContextExceeded``: the run cuts its conversation and retries once, then
+records it (``StopReason.CONTEXT``).
 """
 
 from __future__ import annotations
 
 from fnforge.functions import FnforgeError
 
-__all__ = ["AgentError", "LLMCacheError", "LLMError", "LLMRejected", "LLMUnavailable", "TrajectoryError"]
+__all__ = [
+    "AgentError",
+    "LLMCacheError",
+    "LLMContextExceeded",
+    "LLMError",
+    "LLMRejected",
+    "LLMUnavailable",
+    "TrajectoryError",
+]
 
 
 class AgentError(FnforgeError):
@@ -51,6 +62,17 @@ class LLMUnavailable(LLMError):
 
 class LLMRejected(LLMError):
     """Raised when the provider refuses the request itself (auth, model, bad request)."""
+
+
+class LLMContextExceeded(LLMRejected):
+    """Raised when the provider refuses a request as longer than the model's context window.
+
+    OpenAI and Azure say so with ``code: context_length_exceeded`` (HTTP 400),
+    vLLM and DeepSeek with "maximum context length", llama.cpp with
+    ``exceed_context_size_error`` (HTTP 400, or 500 in older builds), LM Studio,
+    Gemini and others in their own words, and a proxy with HTTP 413. It depends
+    on one conversation, not on the provider, so it is never retried as it is.
+    """
 
 
 class LLMCacheError(AgentError):

@@ -45,6 +45,7 @@ class StopReason(str, enum.Enum):
     MAX_TURNS = "max_turns"  # AgentConfig.max_turns LLM calls without an answer
     BUDGET = "budget"  # AgentConfig.token_budget exceeded
     ERROR = "error"  # the provider stayed unavailable (see Trajectory.error)
+    CONTEXT = "context"  # the conversation stayed too long for the model after one cut (see Trajectory.error)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,7 +135,7 @@ class Trajectory:
         latency_s: wall time of the run.
         turns: LLM calls made.
         retries: LLM request retries over all turns.
-        failures: LLM calls that failed after their retries (0 or 1).
+        failures: LLM calls that failed (after their retries, or refused as too long).
     """
 
     agent: str

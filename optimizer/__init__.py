@@ -7,7 +7,7 @@ from types import FunctionType as _FunctionType
 from fnforge.optimizer._actions import ACTION_TOOLS, Action, smoke_arguments
 from fnforge.optimizer._agent_optimizer import AgentOptimizer, Failure, History, StepResult
 from fnforge.optimizer._eval_cache import CacheKey, EvalCache, EvalCacheError
-from fnforge.optimizer._evaluation import ProgressCallback, Report, TaskResult, cache_key, evaluate, wilson_interval
+from fnforge.optimizer._evaluation import REASONS, ProgressCallback, Report, TaskResult, evaluate, wilson_interval
 from fnforge.optimizer._exceptions import OptimizerError
 from fnforge.optimizer._live import (
     EventSink,
@@ -24,6 +24,7 @@ from fnforge.optimizer._live import (
 from fnforge.optimizer._plots import plot_function_calls, plot_heatmap, plot_learning_curve
 from fnforge.optimizer._plan import CallEstimate, DryRunPlan, plan_run
 from fnforge.optimizer._prompt import OptimizerPrompt, build_prompt, estimate_tokens
+from fnforge.optimizer._result_key import cache_key
 from fnforge.optimizer._report import (
     FunctionReport,
     RunReport,
@@ -69,6 +70,7 @@ __all__ = [
     "Phase",
     "PhaseStarted",
     "ProgressCallback",
+    "REASONS",
     "Report",
     "RunFinished",
     "RunRecord",

@@ -10,9 +10,11 @@ One step is one conversation with the optimizer LLM:
    could make several edits).
 3. The action is validated (:func:`~optimizer._actions.validate_action`): static
    rules, the sandbox check, then a smoke call. Accepted: it is applied to List B
-   and the tool result carries the new List B in full (so later turns see the
-   current trial set without rebuilding the whole prompt). Rejected: the tool
-   result carries the concrete reason; the conversation has grown, so the
+   and the tool result says what List B now is by reference (each function
+   marked as in List A, added or revised in this step: the code is in the
+   prompt or in the model's own accepted call), so List B's code is sent once,
+   not again with every action. Rejected: the tool result carries the concrete
+   reason (cut to :data:`MAX_REASON_CHARS`); the conversation has grown, so the
    retry is never the identical request (and never the same cache key).
 4. A reply with no tool call ends the step (TERMINATE), whatever its text says,
    unless it was cut off at the token limit, removed by a content filter, or
@@ -22,6 +24,18 @@ One step is one conversation with the optimizer LLM:
    rejected ``1 + max_retries`` times is dropped and counts towards
    ``max_actions`` (so a step makes at most ``max_actions * (1 + max_retries)``
    LLM calls).
+
+The budget covers the whole conversation: every request of the step (prompt,
+tool schemas, the turns so far) stays within ``prompt_budget_tokens``. The
+first prompt is built for the budget minus room for ``max_actions + 1``
+follow-up turns (:data:`TURN_TOKENS` each, at most half the budget); should retries grow the
+conversation past the budget anyway, the step ends there (reported in
+``StepResult.cut``) with the actions accepted so far.
+
+Each request is a fresh sample: with ``sample`` (the trainer passes run and
+step) the response cache keys every call by that name and the call's index, so
+a later step never replays an earlier step's reply from the cache, while a
+resumed run replays its own steps exactly.
 
 Provider failures (``agents.LLMError``) propagate; model mistakes never raise.
 """
@@ -34,10 +48,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fnforge.agents import Completion, LLMClient, ToolCall, unreadable_text_call
+from fnforge.agents import Completion, LLMClient, ToolCall, cut_middle, unreadable_text_call
 from fnforge.functions import FunctionSet
 from fnforge.optimizer._actions import ACTION_TOOLS, Action, ActionRejected, parse_action, proposed_name, validate_action
-from fnforge.optimizer._prompt import build_prompt, estimate_tokens, render_function_set
+from fnforge.optimizer._prompt import build_prompt, estimate_tokens
 
 if TYPE_CHECKING:
     from fnforge.optimizer._evaluation import Report
@@ -46,11 +60,17 @@ if TYPE_CHECKING:
 __all__ = ["Action", "AgentOptimizer", "Failure", "History", "StepResult"]
 
 DEFAULT_PROMPT_BUDGET_TOKENS = 60_000
-"""Default budget of the first optimizer request (estimated tokens).
+"""Default budget of every optimizer request of a step (estimated tokens).
 
-Leaves room in a 128k-token context for the tool schemas, the follow-up turns
-(List B updates, rejections) and for a tokenizer denser than 4 characters per token.
+Leaves room in a 128k-token context for the replies and for a tokenizer denser
+than 4 characters per token.
 """
+
+TURN_TOKENS = 1_500
+"""Room kept in the budget for one follow-up turn: a reply with one function, and our short answer."""
+
+MAX_REASON_CHARS = 2_000
+"""A rejection reason sent back to the model is cut in the middle to this length."""
 
 _TERMINATE = re.compile(r"\W*TERMINATE\W*$", re.IGNORECASE)
 _IGNORED = (
@@ -61,7 +81,7 @@ _IGNORED = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Failure:
-    """One entry of the failure record: a trial set that scored worse than the best.
+    """One entry of the failure record: a trial set that did not score better than the best (lower, or a tie).
 
     Attributes:
         function_set: the rejected trial set.
@@ -105,9 +125,10 @@ class StepResult:
             as opposed to running out of action slots.
         rationale: the assistant's text across the step (for the commit body), without
             a closing TERMINATE.
-        prompt_tokens_estimate: estimated tokens of the first request's prompt.
-        prompt_budget_tokens: the budget it was built for.
-        cut: what the prompt builder cut to fit the budget (empty: nothing).
+        prompt_tokens_estimate: estimated tokens of the first request (prompt and tool schemas).
+        prompt_budget_tokens: the budget of every request of the step.
+        conversation_tokens_estimate: estimated tokens of the step's largest request.
+        cut: what was cut to fit the budget, and whether the budget ended the step (empty: nothing).
         llm_calls: chat completions made (cache hits included).
         cached_calls: how many of them came from the response cache.
         tokens: prompt + completion tokens the provider reported for those replies.
@@ -122,6 +143,7 @@ class StepResult:
     rationale: str
     prompt_tokens_estimate: int
     prompt_budget_tokens: int
+    conversation_tokens_estimate: int
     cut: tuple[str, ...]
     llm_calls: int
     cached_calls: int
@@ -145,8 +167,8 @@ class AgentOptimizer:
             itself runs under ``sandbox.policy``.
         max_actions: accepted actions per step at most (the paper's MAX_NUM = 3).
         max_retries: corrected attempts allowed after a rejected proposal, per action.
-        prompt_budget_tokens: budget of the first request, tool schemas included
-            (estimated tokens, see :func:`optimizer._prompt.estimate_tokens`).
+        prompt_budget_tokens: budget of every request of a step, tool schemas and the
+            turns so far included (estimated tokens, see :func:`optimizer._prompt.estimate_tokens`).
 
     Raises:
         ValueError: a limit is out of range.
@@ -173,8 +195,12 @@ class AgentOptimizer:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self._tools_tokens = estimate_tokens(json.dumps(ACTION_TOOLS))
-        if prompt_budget_tokens <= self._tools_tokens:
-            raise ValueError(f"prompt_budget_tokens must exceed {self._tools_tokens}, got {prompt_budget_tokens}")
+        # room for the follow-up turns, at most half the budget (the budget check ends a longer talk)
+        self._turns_reserve = min((max_actions + 1) * TURN_TOKENS, prompt_budget_tokens // 2)
+        floor = self._tools_tokens + self._turns_reserve
+        if prompt_budget_tokens <= floor:
+            raise ValueError(f"prompt_budget_tokens must exceed {floor} (tool schemas and room for "
+                             f"the step's turns), got {prompt_budget_tokens}")
         self.client = client
         self.sandbox = sandbox
         self.policy = policy if policy is not None else sandbox.policy
@@ -182,12 +208,15 @@ class AgentOptimizer:
         self.max_retries = max_retries
         self.prompt_budget_tokens = prompt_budget_tokens
 
-    async def step(self, best: FunctionSet, history: History) -> StepResult:
+    async def step(self, best: FunctionSet, history: History, *, sample: str = "") -> StepResult:
         """Ask the optimizer LLM for up to ``max_actions`` validated actions on ``best``.
 
         Args:
             best: List A, the set the actions start from (must equal ``history.best``).
             history: the scores, histories and failure record shown in the prompt.
+            sample: names this step's conversation for the response cache (e.g.
+                ``"<run>/step-3"``): its calls never share a cache entry with another
+                name's. Empty: calls are cached by their content alone.
 
         Returns:
             The trial set and how it came about.
@@ -205,9 +234,9 @@ class AgentOptimizer:
             failures=[(f.function_set, f.score) for f in history.failures],
             max_actions=self.max_actions,
             allowed_modules=self.policy.allowed_modules,
-            budget_tokens=self.prompt_budget_tokens - self._tools_tokens,
+            budget_tokens=self.prompt_budget_tokens - self._tools_tokens - self._turns_reserve,
         )
-        run = _StepRun(self, best)
+        run = _StepRun(self, best, sample)
         await run.converse([{"role": "user", "content": prompt.text}])
         return StepResult(
             function_set=run.trial,
@@ -217,7 +246,8 @@ class AgentOptimizer:
             rationale="\n\n".join(run.rationale),
             prompt_tokens_estimate=prompt.tokens_estimate + self._tools_tokens,
             prompt_budget_tokens=self.prompt_budget_tokens,
-            cut=prompt.cut,
+            conversation_tokens_estimate=run.largest_request,
+            cut=prompt.cut + tuple(run.cut),
             llm_calls=run.calls,
             cached_calls=run.cached,
             tokens=run.tokens,
@@ -229,9 +259,12 @@ class AgentOptimizer:
 class _StepRun:
     """The mutable state of one step's conversation (never escapes ``step``)."""
 
-    def __init__(self, optimizer: AgentOptimizer, best: FunctionSet) -> None:
+    def __init__(self, optimizer: AgentOptimizer, best: FunctionSet, sample: str) -> None:
         self.opt = optimizer
-        self.trial = best
+        self.best = self.trial = best
+        self.sample = sample
+        self.cut: list[str] = []
+        self.largest_request = 0
         self.messages: list[dict[str, Any]] = []
         self.actions: list[Action] = []
         self.rejections: list[str] = []
@@ -245,7 +278,10 @@ class _StepRun:
         self.messages.extend(opening)
         slots_used = attempts = 0
         while slots_used < opt.max_actions:
-            reply = await opt.client.complete(self.messages, tools=ACTION_TOOLS)
+            if not self._fits():
+                return
+            rollout = f"{self.sample}/{self.calls}" if self.sample else 0
+            reply = await opt.client.complete(self.messages, tools=ACTION_TOOLS, rollout=rollout)
             self.calls += 1
             self.cached += reply.cached
             self.tokens += reply.usage.total_tokens
@@ -305,6 +341,16 @@ class _StepRun:
         else:
             self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
 
+    def _fits(self) -> bool:
+        """Whether the next request is within the budget (else the step ends here, and says so)."""
+        tokens = estimate_tokens(json.dumps(self.messages, ensure_ascii=False)) + self.opt._tools_tokens  # noqa: SLF001
+        if tokens > self.opt.prompt_budget_tokens and self.calls:
+            self.cut.append(f"conversation: ended after {self.calls} calls, the next request (~{tokens} tokens) "
+                            f"would exceed the {self.opt.prompt_budget_tokens}-token budget")
+            return False
+        self.largest_request = max(self.largest_request, tokens)
+        return True
+
     def _rejected_text(self, reason: str, dropped: bool, attempts: int, left: int) -> str:
         if dropped:
             tail = (
@@ -313,13 +359,14 @@ class _StepRun:
             )
         else:
             tail = "Nothing was changed. Fix the problem and call the tool again, or choose another action."
-        return f"Rejected: {reason}\n\n{tail}"
+        return f"Rejected: {cut_middle(reason, MAX_REASON_CHARS)}\n\n{tail}"
 
     def _applied_text(self, action: Action, left: int) -> str:
         lines = [f"Applied: {action.describe()}."]
         if action.note:
             lines.append(action.note)
-        lines += ["", "List B now:", "", render_function_set(self.trial), ""]
+        lines += ["", "List B is now List A with this step's changes (the code of an added or revised function "
+                  "is that of your accepted call):", _list_b_outline(self.best, self.trial), ""]
         if left > 0:
             lines.append(f"You may make {left} more change(s): call another tool, or reply TERMINATE.")
         else:
@@ -327,6 +374,18 @@ class _StepRun:
         return "\n".join(lines)
 
 
+
+
+def _list_b_outline(best: FunctionSet, trial: FunctionSet) -> str:
+    """One line per function of List B (and per function removed from List A): name, parameters, origin."""
+    diff = best.diff(trial)
+    lines = []
+    for fn in trial:
+        origin = "added in this step" if fn.name in diff.added else (
+            "revised in this step" if fn.name in diff.revised else "as in List A")
+        lines.append(f"- {fn.name}({', '.join(fn.parameters.get('properties', {}))}): {origin}")
+    lines += [f"- {name}: removed in this step" for name in diff.removed]
+    return "\n".join(lines) or "- (no functions)"
 
 
 def _rationale(content: str | None) -> str:

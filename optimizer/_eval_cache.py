@@ -1,10 +1,13 @@
 """The evaluation cache: one SQLite file of scored task runs, keyed by everything that decides them.
 
-A key is (function-set tree hash, task hash, agent-config hash, sandbox-policy
-hash, model, sampling parameters, rollout index); the value is one scored run
-(correctness, answer, tokens, cost, wall time, successful calls) with its
-trajectory JSON. Re-evaluating a function set on tasks it was already scored
-on is a lookup: no LLM call, no sandbox call.
+A key (:class:`CacheKey`, made by :mod:`optimizer._result_key`) digests the
+function-set tree hash, the task hash, the agent configuration with the code
+and library versions that run and score it, the sandbox policy, the model, the
+endpoint and sampling parameters, and the rollout index; the value is one
+scored run (correctness, answer, tokens, cost, wall time, successful calls)
+with its trajectory JSON. Re-evaluating a function set on tasks it was already
+scored on is a lookup: no LLM call, no sandbox call. Keys are derived from
+content, so no version number has to be bumped when what a result means changes.
 
 The file is safe to share: WAL journal, a 30 s busy timeout, one short
 transaction per write, and a lock around the connection so that several
@@ -26,13 +29,7 @@ from typing import Any
 
 from fnforge.optimizer._exceptions import OptimizerError
 
-__all__ = ["KEY_VERSION", "CacheKey", "EvalCache", "EvalCacheError"]
-
-KEY_VERSION = 2
-"""Bumped when what a cached result means changes (scoring, answer extraction, fields).
-
-2: answers are read without the model's thinking; replies cut off, empty or with
-unreadable text tool calls are answered instead of scored (issue 19)."""
+__all__ = ["CacheKey", "EvalCache", "EvalCacheError", "digest"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -69,10 +66,11 @@ class CacheKey:
     Args:
         tree_hash: ``FunctionSet.tree_hash`` of the functions offered.
         task_hash: ``Task.hash``.
-        agent: digest of ``AgentConfig.to_dict()``.
+        agent: digest of the agent configuration, the task's scorer, and the code and
+            library versions that run and score it.
         sandbox: digest of the sandbox policy (limits and allowed modules change results).
         model: the model name.
-        sampling: canonical JSON of the other sampling parameters.
+        sampling: digest of the endpoint, the sampling parameters and the effective tools mode.
         rollout: the sample index.
 
     Example:
@@ -91,9 +89,9 @@ class CacheKey:
 
     @property
     def key(self) -> str:
-        """sha256 over every field and :data:`KEY_VERSION`."""
+        """sha256 over every field."""
         return digest({
-            "v": KEY_VERSION, "tree": self.tree_hash, "task": self.task_hash, "agent": self.agent,
+            "tree": self.tree_hash, "task": self.task_hash, "agent": self.agent,
             "sandbox": self.sandbox, "model": self.model, "sampling": self.sampling,
             "rollout": self.rollout,
         })

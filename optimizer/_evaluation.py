@@ -8,13 +8,22 @@ in a :class:`~tasks.ScoringPool` worker it kills past the time limit, unless a
 function calls, the accuracy with its 95% Wilson interval, and the totals.
 
 With an :class:`~optimizer.EvalCache` every scored run is stored under a key
-of (function-set tree hash, task hash, agent config, sandbox policy, model,
-sampling parameters, rollout index); re-evaluating costs no LLM call and no
-sandbox call. A provider that stays unavailable on one task (after the
-client's retries), or refuses one request as too large, makes that task
-incorrect with ``error`` set; such results are not cached, and the batch
-completes. A refusal that would hit every task alike (bad key, unknown model)
-propagates.
+derived from everything that decides it (:mod:`optimizer._result_key`);
+re-evaluating costs no LLM call and no sandbox call.
+
+A task that ends without a judged answer is incorrect, with a ``reason``:
+
+- ``context``: its conversation stayed too long for the model after one cut
+  (cached: the same key gives the same conversation);
+- ``unscored``: comparing its answer ran out of CPU time (cached with its
+  trajectory and scored again each time it is read, never stored as wrong);
+- ``rejected``: the provider refused this task's request (HTTP 400/422) for
+  another reason (not cached);
+- ``outage``: the provider stayed unavailable after the client's retries (not
+  cached; :attr:`Report.errors` counts these, and the trainer stops on them).
+
+The batch always completes. A refusal that would hit every task alike (bad
+key, unknown model) propagates.
 """
 
 from __future__ import annotations
@@ -24,16 +33,17 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fnforge.agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, TrajectoryError, solve
 from fnforge.functions import FunctionSet
 from fnforge.sandbox import Sandbox
-from fnforge.tasks import ScoringPool, Task
-from fnforge.optimizer._eval_cache import CacheKey, EvalCache, digest
+from fnforge.tasks import ScoringPool, ScoringTimeout, Task
+from fnforge.optimizer._eval_cache import EvalCache
+from fnforge.optimizer._result_key import KeyMaker
 
-__all__ = ["SCHEMA_VERSION", "ProgressCallback", "Report", "TaskResult", "cache_key", "evaluate", "wilson_interval"]
+__all__ = ["REASONS", "SCHEMA_VERSION", "ProgressCallback", "Report", "TaskResult", "evaluate", "wilson_interval"]
 
 SCHEMA_VERSION = 1
 """Version of the JSON forms of :class:`TaskResult` and :class:`Report`."""
@@ -41,7 +51,12 @@ SCHEMA_VERSION = 1
 ProgressCallback = Callable[[int, int, "TaskResult"], None]
 """``progress(done, total, result)``: called once per task as it finishes (cache hits first)."""
 
-_PER_TASK_REJECTIONS = frozenset({400, 413, 422})  # a request too large or malformed for this task only
+REASONS = ("context", "unscored", "rejected", "outage")
+"""Why a task is incorrect without a judged answer (see the module docstring)."""
+
+_PER_TASK_REJECTIONS = frozenset({400, 413, 422})  # a request malformed (or too large) for this task only
+_CACHED_REASONS = frozenset({None, "context", "unscored"})
+_STOP_REASONS = {StopReason.ERROR: "outage", StopReason.CONTEXT: "context"}
 _Z95 = 1.959963984540054
 
 
@@ -58,7 +73,8 @@ class TaskResult:
         wall_s: wall time of the run and its scoring (as measured when it ran).
         cached: read from the evaluation cache rather than run now.
         successful_calls: learned function name -> tool calls that returned without error.
-        error: the provider failure that ended the run, or ``None``.
+        error: what ended the run or its scoring (provider message, scoring timeout), or ``None``.
+        reason: why it is incorrect without a judged answer (one of :data:`REASONS`), or ``None``.
     """
 
     task_id: str
@@ -72,6 +88,7 @@ class TaskResult:
     cached: bool = False
     successful_calls: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    reason: str | None = None
 
     def to_dict(self, *, trajectory: bool = True) -> dict[str, Any]:
         """JSON-safe form; ``trajectory=False`` leaves the trajectory out (git notes)."""
@@ -86,6 +103,7 @@ class TaskResult:
             "wall_s": self.wall_s,
             "successful_calls": dict(sorted(self.successful_calls.items())),
             "error": self.error,
+            "reason": self.reason,
         }
         if trajectory:
             data["trajectory"] = self.trajectory.to_dict()
@@ -106,7 +124,7 @@ class TaskResult:
                 answer=str(data["answer"]), trajectory=Trajectory.from_dict(data["trajectory"]),
                 tokens=int(data["tokens"]), cost=float(data["cost"]), wall_s=float(data["wall_s"]),
                 cached=cached, successful_calls={str(k): int(v) for k, v in data["successful_calls"].items()},
-                error=data.get("error"),
+                error=data.get("error"), reason=data.get("reason"),
             )
         except (KeyError, TypeError, AttributeError, TrajectoryError) as exc:
             raise ValueError(f"task result is invalid: {type(exc).__name__}: {exc}") from exc
@@ -147,8 +165,9 @@ class Report:
         wall_s: wall time of this evaluation.
         ci95: 95% Wilson interval of the accuracy.
         function_calls: learned function name -> successful calls over all tasks.
-        errors: tasks ended by a provider failure.
+        errors: tasks ended by a provider outage (the trainer stops on these).
         cached: results read from the cache.
+        reasons: how many tasks are incorrect for each :data:`REASONS` entry (only those that occur).
 
     Example:
         >>> report = Report.from_results(results, wall_s=1.5)  # doctest: +SKIP
@@ -167,6 +186,7 @@ class Report:
     function_calls: dict[str, int]
     errors: int = 0
     cached: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_results(cls, results: Iterable[TaskResult], *, wall_s: float) -> Report:
@@ -180,7 +200,8 @@ class Report:
             results=items, accuracy=correct / n if n else 0.0, n=n, correct=correct,
             tokens=sum(r.tokens for r in items), cost=sum(r.cost for r in items), wall_s=wall_s,
             ci95=wilson_interval(correct, n), function_calls=dict(sorted(calls.items())),
-            errors=sum(1 for r in items if r.error is not None), cached=sum(1 for r in items if r.cached),
+            errors=sum(1 for r in items if r.reason == "outage"), cached=sum(1 for r in items if r.cached),
+            reasons=dict(sorted(Counter(r.reason for r in items if r.reason is not None).items())),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +216,7 @@ class Report:
             "cost": self.cost,
             "wall_s": self.wall_s,
             "errors": self.errors,
+            "reasons": dict(self.reasons),
             "cached": self.cached,
             "function_calls": dict(self.function_calls),
             "results": [r.to_dict(trajectory=False) for r in self.results],
@@ -215,34 +237,6 @@ class Report:
         body = self.to_dict()
         del body["cached"]
         return {key: {**context, **body}}
-
-
-def cache_key(function_set: FunctionSet, task: Task, agent_config: AgentConfig, *, client: LLMClient,
-              sandbox: Sandbox, rollout: int = 0) -> CacheKey:
-    """The evaluation-cache key of one run of ``task`` with ``function_set``.
-
-    Example:
-        >>> cache_key(fs, task, AgentConfig(), client=c, sandbox=s).key  # doctest: +SKIP
-    """
-    return _KeyMaker(function_set, agent_config, client, sandbox, rollout).key(task)
-
-
-class _KeyMaker:
-    """Everything of a key that does not depend on the task, computed once per evaluation."""
-
-    def __init__(self, function_set: FunctionSet, agent_config: AgentConfig, client: LLMClient,
-                 sandbox: Sandbox, rollout: int) -> None:
-        sampling = dict(client.config.sampling())
-        self.model = str(sampling.pop("model"))
-        self.sampling = digest(sampling)
-        self.tree_hash = function_set.tree_hash
-        self.agent = digest(agent_config.to_dict())
-        self.sandbox = digest(sandbox.policy.to_dict())
-        self.rollout = rollout
-
-    def key(self, task: Task) -> CacheKey:
-        return CacheKey(tree_hash=self.tree_hash, task_hash=task.hash, agent=self.agent, sandbox=self.sandbox,
-                        model=self.model, sampling=self.sampling, rollout=self.rollout)
 
 
 async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, *,
@@ -286,7 +280,7 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
         raise ValueError(f"rollout must be >= 0, got {rollout}")
     started = time.perf_counter()
     tasks = tuple(tasks)
-    maker = _KeyMaker(function_set, agent_config, client, sandbox, rollout)
+    maker = KeyMaker(function_set, agent_config, client, sandbox, rollout)
     keys = [maker.key(task) for task in tasks]
     results: list[TaskResult | None] = [None] * len(tasks)
     done = 0
@@ -301,13 +295,16 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
 
     hits = cache.get_many(keys) if cache is not None else {}
     pending: dict[str, list[int]] = {}
+    unscored: list[tuple[int, TaskResult]] = []
     for i, key in enumerate(keys):
         stored = hits.get(key.key)
         result = _from_cache(stored, tasks[i]) if stored is not None else None
-        if result is not None:
-            finish([i], result)
-        else:
+        if result is None:
             pending.setdefault(key.key, []).append(i)
+        elif result.reason == "unscored":
+            unscored.append((i, result))
+        else:
+            finish([i], result)
 
     semaphore = asyncio.Semaphore(concurrency)
     pool: ScoringPool | None = None
@@ -316,15 +313,26 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
         scorer = pool.score
     judge = scorer
 
+    async def store(task: Task, result: TaskResult) -> None:
+        if cache is not None and result.reason in _CACHED_REASONS:
+            await asyncio.to_thread(cache.put, maker.key(task), result.to_dict())  # the tools mode it ended in
+
     async def run(indices: list[int]) -> None:
-        task, key = tasks[indices[0]], keys[indices[0]]
+        task = tasks[indices[0]]
         async with semaphore:
             result = await _run_one(function_set, task, agent_config, client, sandbox, rollout, judge)
-        if cache is not None and result.error is None:
-            await asyncio.to_thread(cache.put, key, result.to_dict())
+        await store(task, result)
         finish(indices, result)
 
+    async def rescore(index: int, stored: TaskResult) -> None:
+        async with semaphore:
+            result = await _judged(stored, tasks[index], judge)
+        if result.reason != "unscored":
+            await store(tasks[index], result)
+        finish([index], result)
+
     jobs = [asyncio.ensure_future(run(indices)) for indices in pending.values()]
+    jobs += [asyncio.ensure_future(rescore(i, stored)) for i, stored in unscored]
     try:
         await asyncio.gather(*jobs)
     except BaseException:  # the first failure propagates as itself (not an ExceptionGroup); stop the rest
@@ -347,24 +355,38 @@ def _from_cache(stored: Mapping[str, Any], task: Task) -> TaskResult | None:
     return result if result.task_hash == task.hash else None
 
 
+async def _judged(result: TaskResult, task: Task, score: Callable[[Task, str], bool]) -> TaskResult:
+    """``result`` with its answer scored: correct or not, or ``unscored`` when scoring ran out of time."""
+    if not result.answer:
+        return replace(result, correct=False)
+    try:
+        correct = await asyncio.to_thread(score, task, result.answer)
+    except ScoringTimeout as exc:
+        return replace(result, correct=False, reason="unscored", error=str(exc))
+    return replace(result, correct=correct, reason=None, error=None)
+
+
 async def _run_one(function_set: FunctionSet, task: Task, agent_config: AgentConfig, client: LLMClient,
                    sandbox: Sandbox, rollout: int, score: Callable[[Task, str], bool]) -> TaskResult:
     started = time.perf_counter()
+    refused = False
     try:
         trajectory = await solve(agent_config, function_set, task, sandbox, client, rollout=rollout)
     except LLMRejected as exc:
         if exc.status not in _PER_TASK_REJECTIONS:
             raise
-        trajectory = _failed(function_set, task, agent_config, client, rollout, str(exc))
+        trajectory, refused = _failed(function_set, task, agent_config, client, rollout, str(exc)), True
     answer = trajectory.answer if trajectory.stop is StopReason.ANSWER and trajectory.answer is not None else ""
-    correct = bool(answer) and await asyncio.to_thread(score, task, answer)
     calls = Counter(s.name for s in trajectory.tool_steps if s.ok and s.name in function_set)
-    return TaskResult(
-        task_id=task.id, task_hash=task.hash, correct=correct, answer=answer, trajectory=trajectory,
-        tokens=trajectory.usage.total_tokens, cost=trajectory.cost_usd, wall_s=time.perf_counter() - started,
-        successful_calls=dict(sorted(calls.items())),
-        error=trajectory.error if trajectory.stop is StopReason.ERROR else None,
+    result = TaskResult(
+        task_id=task.id, task_hash=task.hash, correct=False, answer=answer, trajectory=trajectory,
+        tokens=trajectory.usage.total_tokens, cost=trajectory.cost_usd, wall_s=0.0,
+        successful_calls=dict(sorted(calls.items())), error=trajectory.error,
+        reason="rejected" if refused else _STOP_REASONS.get(trajectory.stop),
     )
+    if result.reason is None:
+        result = await _judged(result, task, score)
+    return replace(result, wall_s=time.perf_counter() - started)
 
 
 def _failed(function_set: FunctionSet, task: Task, agent_config: AgentConfig, client: LLMClient, rollout: int,

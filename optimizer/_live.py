@@ -129,6 +129,8 @@ class StepFinished:
         rejections: proposals rejected at validation during the step.
         stale: consecutive non-improving steps after this one.
         spent: the run's spend so far.
+        optimizer_calls: optimizer requests the step made (0 for the initial evaluation).
+        optimizer_cached: how many of them the response cache answered (a resumed step's replay).
     """
 
     step: int
@@ -142,6 +144,8 @@ class StepFinished:
     rejections: int
     stale: int
     spent: Spend
+    optimizer_calls: int = 0
+    optimizer_cached: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,8 +8,8 @@ task: *typically* 2 calls (one tool call, then the answer), at most
 question and the turns so far. Per optimizer step: typically
 ``max_actions + 1`` calls (the actions, then TERMINATE), at most
 ``max_actions * (1 + max_retries)``; the first prompt is the histories of the
-step's tasks under the best set, capped by the prompt budget, and each later
-call resends the conversation.
+step's tasks under the best set, capped by the budget less room for the later
+turns, and each later call resends the conversation (List B's code is not sent again).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fnforge.optimizer._agent_optimizer import TURN_TOKENS
 from fnforge.optimizer._prompt import estimate_tokens, render_function_set
 from fnforge.optimizer._train_config import TrainConfig
 
@@ -146,9 +147,10 @@ def plan_run(function_set: FunctionSet, train: Sequence[Task], test: Sequence[Ta
         evaluation = evaluation.times(2)  # the best set is re-scored on each batch (cached for repeats)
     histories = sum(estimate_tokens(t.question) + _TYPICAL_TURNS * (_REPLY_TOKENS + _OBSERVATION_TOKENS) + 20
                     for t in step_tasks)
-    first = min(prompt_budget_tokens,
-                _TEMPLATE_TOKENS + 2 * estimate_tokens(render_function_set(function_set)) + histories)
     calls = max_actions + 1
+    # List A's code once (List B starts as "same as List A"); the first prompt leaves room for the later turns
+    first = min(prompt_budget_tokens - min(calls * TURN_TOKENS, prompt_budget_tokens // 2),
+                _TEMPLATE_TOKENS + estimate_tokens(render_function_set(function_set)) + histories)
     conversation = sum(first + k * (2 * _REPLY_TOKENS + 300) + _REPLY_TOKENS for k in range(calls))
     optimizer = CallEstimate(calls_min=1, calls_typical=calls, calls_max=max_actions * (1 + max_retries),
                              tokens=conversation)

@@ -8,9 +8,10 @@ of the training tasks under List A, and the per-task 1/0 table.
 Budget. Tokens are *estimated* as ``ceil(characters / 4)``
 (:func:`estimate_tokens`), the usual rule of thumb for English and code with
 GPT-style tokenizers; it needs no tokenizer and is deterministic. When the
-prompt would exceed the budget, in this order:
+prompt, with every history in full, would exceed the budget, in this order:
 
-1. the failure record drops the code of its sets (changes and scores stay);
+1. the failure record drops the code of its sets (changes and scores stay),
+   and only then, if the prompt still does not fit:
 2. the histories are shortened: failed tasks' histories come first, then the
    solved ones; every history kept gets the same maximal length cap
    (``agents.render_compact`` cuts its long lines, then its middle, with a
@@ -59,7 +60,6 @@ MIN_HISTORY_CHARS = 800
 
 _TEMPLATES = Path(__file__).with_name("templates")  # package data, next to this module
 _UNCUT = 10**9  # render_compact's max_chars for a history's full length
-_FAILURE_SHARE = 0.25  # the failure record may use at most this share of the budget with code
 
 
 def estimate_tokens(text: str) -> int:
@@ -237,18 +237,20 @@ def build_prompt(
         else render_function_set(trial),
         "table": _render_table(results),
     }
-    failures_text = _render_failures(best, failures, with_code=True)
-    if len(failures_text) > _FAILURE_SHARE * budget_chars:
-        failures_text = _render_failures(best, failures, with_code=False)
-        cut.append(f"failure record: code of {len(failures)} failed sets omitted (changes and scores kept)")
-    values["failures"] = failures_text
-
     ordered = sorted(results, key=lambda r: r.correct)  # stable: failed first, each in report order
     headers = [_history_header(r) for r in ordered]
     bodies = [render_compact(r.trajectory, _UNCUT) for r in ordered]
     note_room = 400  # the histories note is at most this long
-    fixed = len(render_template("optimizer", {**values, "histories": "", "histories_note": ""}))
-    available = max(0, budget_chars - fixed - note_room - 2 * len(ordered))
+
+    def room_for_histories() -> int:
+        fixed = len(render_template("optimizer", {**values, "histories": "", "histories_note": ""}))
+        return max(0, budget_chars - fixed - note_room - 2 * len(ordered))
+
+    values["failures"] = _render_failures(best, failures, with_code=True)
+    if failures and sum(map(len, headers)) + sum(map(len, bodies)) > room_for_histories():
+        values["failures"] = _render_failures(best, failures, with_code=False)
+        cut.append(f"failure record: code of {len(failures)} failed sets omitted (changes and scores kept)")
+    available = room_for_histories()
     keep, cap = _allocate([len(h) for h in headers], [len(b) for b in bodies], available)
     shortened = sum(1 for b in bodies[:keep] if len(b) > cap)
     entries = [

@@ -56,8 +56,9 @@ SCHEMA_VERSION = 1
 
 
 class TrainingError(OptimizerError):
-    """Raised when a run cannot start, resume or continue: the branch is locked by another trainer or
-    moved on since the run, the run is unknown, its tasks differ, or an evaluation had provider failures."""
+    """Raised when a run cannot start, resume or continue: the branch is locked by another trainer, moved on
+    since the run or was reset past its commits, the run is unknown, its tasks differ, or an evaluation hit
+    a provider outage."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +108,13 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepRecord:
-    """One finished step, as the summary and the learning curve show it."""
+    """One finished step, as the summary and the learning curve show it.
+
+    ``epoch`` is the number of accepted updates after the step (the ``Epoch``
+    trailer of its commit); ``optimizer_calls`` the optimizer requests the step
+    made, ``optimizer_cached`` how many of them the response cache answered
+    (a resumed step replays its own requests).
+    """
 
     step: int
     epoch: int
@@ -117,19 +124,24 @@ class StepRecord:
     subject: str
     commit: str | None = None
     rollback: str | None = None
+    optimizer_calls: int = 0
+    optimizer_cached: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         return {"step": self.step, "epoch": self.epoch, "status": self.status.value, "score": self.score,
                 "best_score": self.best_score, "subject": self.subject, "commit": self.commit,
-                "rollback": self.rollback}
+                "rollback": self.rollback, "optimizer_calls": self.optimizer_calls,
+                "optimizer_cached": self.optimizer_cached}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
         """Read :meth:`to_dict` output."""
         return cls(step=int(data["step"]), epoch=int(data["epoch"]), status=StepStatus(data["status"]),
                    score=float(data["score"]), best_score=float(data["best_score"]), subject=str(data["subject"]),
-                   commit=data.get("commit"), rollback=data.get("rollback"))
+                   commit=data.get("commit"), rollback=data.get("rollback"),
+                   optimizer_calls=int(data.get("optimizer_calls", 0)),
+                   optimizer_cached=int(data.get("optimizer_cached", 0)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,12 +250,24 @@ def _step_of(version: Version) -> int:
         raise TrainingError(f"commit {version.short} of run {version.run} has no valid Step trailer") from None
 
 
+def _refuse_lost_commits(log: list[Version], record: RunRecord, journal: list[dict[str, Any]]) -> None:
+    """Raise unless every commit the journal records is still on the branch (it was not reset past them)."""
+    on_branch = {v.sha for v in log}
+    for entry in journal:
+        for sha in (entry.get("commit"), entry.get("rollback")):
+            if sha and sha not in on_branch:
+                raise TrainingError(
+                    f"branch {record.branch!r} no longer contains commit {sha[:7]} of run {record.run_id} "
+                    f"(step {entry.get('step')}); was it reset? Nothing was changed; start a new run instead")
+
+
 def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
     """Rebuild a run's state from the branch's log and the run's journal.
 
     Raises:
         TrainingError: the branch moved on after the run's last commit (someone
-            else committed), so the run cannot continue there.
+            else committed), or no longer contains commits the run made (a reset),
+            so the run cannot continue there.
     """
     log = repo.log(record.branch)
     mine = [v for v in log if v.run == record.run_id]
@@ -251,16 +275,17 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
         raise TrainingError(
             f"branch {record.branch!r} moved past run {record.run_id} (tip {log[0].short} is not the run's); "
             "start a new run instead")
+    journal = _journal(repo, record.run_id)
+    _refuse_lost_commits(log, record, journal)
     events: list[tuple[int, int, Any]] = []
     for order, version in enumerate(reversed(mine)):
         step = 0 if version.status == "initial" else _step_of(version)
         events.append((step, order, version))
     committed = {step for step, _, v in events if v.status in ("initial", "accepted", "rejected")}
-    journal = _journal(repo, record.run_id)
     for entry in journal:
         if entry.get("status") == StepStatus.UNCHANGED.value and int(entry["step"]) not in committed:
             events.append((int(entry["step"]), len(events) + 10**6, entry))
-    state = _Replay(repo)
+    state = _Replay(repo, {int(e["step"]): e for e in journal if "step" in e})
     for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
         state.apply(item)
     last = journal[-1] if journal else {}
@@ -274,8 +299,9 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
 class _Replay:
     """Applies a run's commits and unchanged steps in step order (Algorithm 2's bookkeeping)."""
 
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, journal: Mapping[int, Mapping[str, Any]]) -> None:
         self.repo = repo
+        self.journal = journal  # step -> its journal line (for the optimizer-call counts)
         self.step = self.epoch = self.stale = 0
         self.best: Version | None = None
         self.best_score = 0.0
@@ -310,5 +336,8 @@ class _Replay:
         else:
             return  # a commit of another kind carrying the run id: nothing to replay
         self.step = step
+        line = self.journal.get(step, {})
         self.history.append(StepRecord(step=step, epoch=self.epoch, status=status, score=score,
-                                       best_score=self.best_score, subject=version.subject, commit=version.sha))
+                                       best_score=self.best_score, subject=version.subject, commit=version.sha,
+                                       optimizer_calls=int(line.get("optimizer_calls", 0)),
+                                       optimizer_cached=int(line.get("optimizer_cached", 0))))

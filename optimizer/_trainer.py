@@ -17,17 +17,26 @@ One run (DESIGN.md §1, §3, §6)::
 "Better" is strict (the paper) or ``>=`` with ``accept="ties"`` (the authors' code), comparing correct
 counts on the same tasks. A step that changed nothing is never accepted and commits nothing. In batch mode
 every score is on a batch: the initial set on step 1's batch, and each step scores both sets on its own.
+``epochs`` counts accepted updates (the initial evaluation is epoch 0 and does not count); ``patience``
+stops the run after that many non-improving steps in a row (``stale >= patience``). Every step's epoch
+(commit subject, ``Epoch`` trailer, event, summary) is the number of accepted updates after it.
+docs/paper.md lists these choices against the paper and the authors' code.
+
+Every step asks the optimizer afresh: its requests are keyed by run and step in the response cache, so
+a later step never replays an earlier one's reply, and a resumed step replays its own.
 
 Every trial commit carries ``Run`` and ``Step`` trailers, so the log is the checkpoint (see
 :mod:`optimizer._run_state`). Commits and roll-backs happen with no ``await`` between them; only SIGKILL
-can separate them, and :meth:`Trainer.resume` repairs that. A trial evaluation with provider failures
-commits nothing and stops the run with :class:`TrainingError` (resume later).
+can separate them, and :meth:`Trainer.resume` repairs that. A trial evaluation with a provider outage
+commits nothing and stops the run with :class:`TrainingError` (resume later); a task that is wrong for
+another reason (its conversation too long, its scoring out of time) is just wrong.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +44,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fnforge.functions import FunctionSet
+from fnforge.registry import DirtyWorkingTree
 from fnforge.tasks import ScoringPool, selection_hash
 from fnforge.optimizer._agent_optimizer import Failure, History, StepResult
 from fnforge.optimizer._evaluation import Report, TaskResult, evaluate
@@ -134,7 +144,8 @@ class Trainer:
 
         Raises:
             BranchLocked: another trainer (or writer) holds the branch.
-            TrainingError: an evaluation had provider failures.
+            DirtyWorkingTree: ``functions/`` has uncommitted edits (the run leaves no trace).
+            TrainingError: an evaluation hit a provider outage.
             agents.LLMError: the optimizer's provider failed.
         """
         record = RunRecord(run_id=new_run_id(), branch=self.branch, created=datetime.now().astimezone().isoformat(),
@@ -142,7 +153,12 @@ class Trainer:
                            settings=dict(settings or {}))
         with self.repo.lock(self.branch):
             save_record(self.repo, record)
-            return await self._drive(record, Checkpoint(), resumed=False)
+            try:
+                return await self._drive(record, Checkpoint(), resumed=False)
+            except DirtyWorkingTree:
+                if not any(v.run == record.run_id for v in self.repo.log(self.branch)):
+                    shutil.rmtree(run_dir(self.repo, record.run_id))  # refused before its first commit: no run
+                raise
 
     async def resume(self, record: RunRecord) -> RunSummary:
         """Continue an interrupted run (see :func:`~optimizer.find_run`) where its commits end.
@@ -154,7 +170,8 @@ class Trainer:
 
         Raises:
             BranchLocked: another trainer (or writer) holds the branch.
-            TrainingError: the tasks differ from the run's, or the branch moved on.
+            TrainingError: the tasks differ from the run's, or the branch moved on or was
+                reset past the run's commits (nothing is written then).
         """
         if record.branch != self.branch:
             raise TrainingError(f"run {record.run_id} trains branch {record.branch!r}, not {self.branch!r}")
@@ -233,26 +250,27 @@ class Trainer:
         self._emit(PhaseStarted(step=step, phase=Phase.OPTIMIZE, total=0))
         history = History(best=state.best, best_score=baseline.accuracy, report=baseline,
                           failures=tuple(state.failures))
-        result = await self.optimizer.step(state.best, history)
+        result = await self.optimizer.step(state.best, history, sample=f"{self._run_id}/step-{step}")
         self._save_transcript(step, result)
         if self._over_budget():
             return RunStop.BUDGET
+        calls, cached = result.llm_calls, result.cached_calls
         trial = result.function_set
         if trial.tree_hash == state.best.tree_hash:
             what = "terminated" if result.terminated and not result.rejections else "no valid action"
             record = StepRecord(step=step, epoch=state.epoch, status=StepStatus.UNCHANGED, score=baseline.accuracy,
-                                best_score=state.best_score, subject=f"epoch {state.epoch + 1}: no change ({what})")
+                                best_score=state.best_score, subject=f"epoch {state.epoch}: no change ({what})",
+                                optimizer_calls=calls, optimizer_cached=cached)
             state.step, state.stale = step, state.stale + 1
             self._finish_step(state, record, rejections=len(result.rejections))
             return None
         report = await self._evaluate(trial, tasks, step, Phase.EVALUATE)
         tie_wins = self.config.accept == "ties" and report.correct == baseline.correct
         wins = report.correct > baseline.correct or tie_wins
-        status = "accepted" if wins else "rejected"
-        subject = f"epoch {state.epoch + 1}: {state.best.diff(trial).describe()}"
+        status, epoch = ("accepted", state.epoch + 1) if wins else ("rejected", state.epoch)
+        subject = f"epoch {epoch}: {state.best.diff(trial).describe()}"
         version = self.repo.commit(trial, subject=subject, body=_body(result), branch=self.branch,
-                                   trailers=self._trailers(report, status, epoch=state.epoch + 1, step=step,
-                                                           tasks=tasks))
+                                   trailers=self._trailers(report, status, epoch=epoch, step=step, tasks=tasks))
         rollback = None if wins else self._rollback(state.best_version, epoch=state.epoch, step=step)
         self._note(version.sha, report, step, tasks, result)
         state.step = step
@@ -264,7 +282,8 @@ class Trainer:
             state.stale += 1
         record = StepRecord(step=step, epoch=state.epoch, status=StepStatus(status), score=report.accuracy,
                             best_score=state.best_score, subject=subject, commit=version.sha,
-                            rollback=rollback.sha if rollback else None)
+                            rollback=rollback.sha if rollback else None, optimizer_calls=calls,
+                            optimizer_cached=cached)
         self._finish_step(state, record, rejections=len(result.rejections))
         return None
 
@@ -322,7 +341,7 @@ class Trainer:
                                 cache=self.cache, concurrency=self.config.concurrency, progress=progress,
                                 scorer=self._scorer)
         if report.errors:
-            first = next(r.error for r in report.results if r.error is not None)
+            first = next(r.error for r in report.results if r.reason == "outage")
             raise TrainingError(f"{report.errors} of {report.n} tasks failed at the provider ({first}); "
                                 "nothing was committed for this step; run `fnforge train --resume` to continue")
         return report
@@ -351,8 +370,9 @@ class Trainer:
         if result is not None:
             data["optimizer"] = {"model": self.optimizer.client.config.model, "actions": result.describe(),
                                  "rejections": list(result.rejections), "llm_calls": result.llm_calls,
-                                 "tokens": result.tokens, "cost": result.cost, "cut": list(result.cut),
-                                 "prompt_tokens_estimate": result.prompt_tokens_estimate}
+                                 "cached_calls": result.cached_calls, "tokens": result.tokens, "cost": result.cost,
+                                 "cut": list(result.cut), "prompt_tokens_estimate": result.prompt_tokens_estimate,
+                                 "conversation_tokens_estimate": result.conversation_tokens_estimate}
         self.repo.add_note(sha, data)
 
     def _save_transcript(self, step: int, result: StepResult) -> None:
@@ -360,7 +380,8 @@ class Trainer:
         path.parent.mkdir(exist_ok=True)
         data = {"step": step, "actions": result.describe(), "rejections": list(result.rejections),
                 "terminated": result.terminated, "cut": list(result.cut), "llm_calls": result.llm_calls,
-                "tokens": result.tokens, "cost": result.cost, "transcript": list(result.transcript)}
+                "cached_calls": result.cached_calls, "tokens": result.tokens, "cost": result.cost,
+                "transcript": list(result.transcript)}
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def _finish_step(self, state: _State, record: StepRecord, *, rejections: int) -> None:
@@ -369,7 +390,8 @@ class Trainer:
         append_step(self.repo, self._run_id, record, spent)
         self._emit(StepFinished(step=record.step, epoch=record.epoch, status=record.status, score=record.score,
                                 best_score=record.best_score, subject=record.subject, commit=record.commit,
-                                rollback=record.rollback, rejections=rejections, stale=state.stale, spent=spent))
+                                rollback=record.rollback, rejections=rejections, stale=state.stale, spent=spent,
+                                optimizer_calls=record.optimizer_calls, optimizer_cached=record.optimizer_cached))
 
     def _client_spend(self) -> Spend:
         total = Spend()

@@ -18,6 +18,7 @@ from fnforge.tasks._data import BUILTIN_DATA_DIR, SLICE_SEED, DataSource, locate
 from fnforge.tasks._exceptions import (
     DataNotAvailableError,
     DataPullError,
+    ScoringTimeout,
     TaskDataError,
     TaskError,
     TaskSpecError,
@@ -62,6 +63,7 @@ __all__ = [
     "SLICE_SEED",
     "SPEC_FORMS",
     "ScoringPool",
+    "ScoringTimeout",
     "Split",
     "Task",
     "TaskDataError",

@@ -7,16 +7,22 @@ Tree (below ``functions.FnforgeError``)::
     ├── TaskDataError        exit 6   a data file is missing or corrupt (.path, .line)
     ├── TaskSplitError       exit 6   a train/test split cannot be made or restored
     ├── DataNotAvailableError exit 6  a built-in dataset (or enough of it) is not on this machine (.dataset)
-    └── DataPullError        exit 6   a dataset cannot be downloaded, or a download does not match its pins
+    ├── DataPullError        exit 6   a dataset cannot be downloaded, or a download does not match its pins
+    └── ScoringTimeout       exit 6   comparing one answer ran out of time: no verdict (.limit_s, .clock)
 
-Answers are untrusted model output: scoring one never raises, it returns False.
+Answers are untrusted model output: scoring one returns True or False whatever
+it says; only running out of time raises (:class:`ScoringTimeout`), because
+"too slow to judge" is not "wrong".
 """
 
 from __future__ import annotations
 
 from fnforge.functions import FnforgeError
 
-__all__ = ["DataNotAvailableError", "DataPullError", "TaskDataError", "TaskError", "TaskSpecError", "TaskSplitError"]
+__all__ = [
+    "DataNotAvailableError", "DataPullError", "ScoringTimeout", "TaskDataError", "TaskError", "TaskSpecError",
+    "TaskSplitError",
+]
 
 
 class TaskError(FnforgeError):
@@ -69,3 +75,18 @@ class DataNotAvailableError(TaskError):
 
 class DataPullError(TaskError):
     """Raised when a dataset cannot be downloaded, or a downloaded or built file does not match its pins."""
+
+
+class ScoringTimeout(TaskError):
+    """Raised when comparing an answer with its reference uses up its CPU time, or its wall-clock backstop.
+
+    The answer is neither right nor wrong: evaluation records the task as
+    ``unscored`` and scores it again next time. ``limit_s`` is the limit that
+    was hit; ``clock`` says which (``"cpu"`` or ``"wall"``).
+    """
+
+    def __init__(self, limit_s: float, clock: str) -> None:
+        self.limit_s = limit_s
+        self.clock = clock
+        what = "CPU time" if clock == "cpu" else "wall-clock time"
+        super().__init__(f"scoring the answer took more than {limit_s:g} s of {what}; it is unscored")

@@ -2,9 +2,11 @@ r"""MATH answers: LaTeX equivalence through the ``math-verify`` library.
 
 math-verify is called with its own (signal-based) timeouts turned off, so it
 works in any thread and leaves SIGALRM alone. In process, :func:`score_math`
-bounds the time with :func:`call_with_deadline`, which cannot stop one long C
-call; :class:`~tasks.ScoringPool` runs :func:`equivalent` in a worker process it
-kills instead. math-verify is imported on first use: it pulls in sympy (~0.25 s).
+bounds the thread's CPU time with :func:`call_with_deadline`, which cannot stop
+one long C call; :class:`~tasks.ScoringPool` runs :func:`equivalent` in a worker
+process under a CPU-time rlimit instead. Running out of time is not a verdict:
+both raise :class:`~tasks.ScoringTimeout`. math-verify is imported on first use:
+it pulls in sympy (~0.25 s).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import logging
 import re
 
-from fnforge.tasks._deadline import DeadlineExceeded, call_with_deadline
+from fnforge.tasks._deadline import DeadlineExceeded, backstop_s, call_with_deadline
+from fnforge.tasks._exceptions import ScoringTimeout
 
 __all__ = ["MAX_MATH_ANSWER_CHARS", "equivalent", "prepare_math", "score_math"]
 
@@ -69,21 +72,26 @@ def equivalent(reference: str, answer: str) -> bool:
     return bool(verify(gold, guess, timeout_seconds=None))
 
 
-def score_math(reference: str, answer: str, *, timeout_s: float = 5.0) -> bool:
+def score_math(reference: str, answer: str, *, timeout_s: float = 5.0, wall_s: float | None = None) -> bool:
     r"""True when ``answer`` is mathematically equivalent to the MATH reference.
 
     Both sides are read as LaTeX by math-verify (``\frac12`` = ``0.5`` =
     ``1/2``; sets, intervals, tuples, matrices, equations, ``\text{}`` units,
-    ``^\circ``, ``\%``). Thread-safe; never raises for any answer text.
+    ``^\circ``, ``\%``). Thread-safe; for any answer text it returns a verdict
+    or, out of time, raises :class:`~tasks.ScoringTimeout`.
 
     Args:
         reference: the dataset's answer, e.g. ``\frac{\sqrt{3}}{2}``.
         answer: the extracted answer (see :func:`extract_answer`); on both sides
             surrounding ``$...$``, ``\(...\)`` and a final full stop are ignored.
-        timeout_s: time limit for parsing and comparing; past it the answer counts as wrong.
+        timeout_s: CPU-time limit (this thread's) for parsing and comparing.
+        wall_s: wall-clock backstop (default: 20 times ``timeout_s``, at least 60 s).
 
     Returns:
         Whether the answer is correct.
+
+    Raises:
+        ScoringTimeout: the comparison ran out of time: no verdict.
 
     Example:
         >>> score_math(r"\frac{\sqrt{3}}{2}", r"$\frac{1}{2}\sqrt3$")
@@ -93,9 +101,10 @@ def score_math(reference: str, answer: str, *, timeout_s: float = 5.0) -> bool:
     if prepared is None:
         return False
     gold, text = prepared
+    wall = backstop_s(timeout_s) if wall_s is None else wall_s
     try:
-        return call_with_deadline(lambda: equivalent(gold, text), timeout_s)
-    except DeadlineExceeded:
-        return False
+        return call_with_deadline(lambda: equivalent(gold, text), timeout_s, wall_s=wall)
+    except DeadlineExceeded as exc:
+        raise ScoringTimeout(timeout_s if exc.clock == "cpu" else wall, exc.clock) from None
     except Exception:  # noqa: BLE001  # a parser bug on hostile text is a wrong answer, not a crash
         return False

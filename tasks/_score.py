@@ -49,7 +49,8 @@ def scorer_name(task: Task) -> str:
 def score(task: Task, answer_text: str) -> bool:
     """Whether ``answer_text`` is a correct answer to ``task``.
 
-    Pure, thread-safe, and total over answers: model output never raises.
+    Pure and thread-safe; whatever the answer says, the result is a verdict,
+    unless a MATH comparison runs out of CPU time (:class:`ScoringTimeout`).
     MATH answers are compared in this process (see :func:`score_math` for its
     limits); :meth:`ScoringPool.score` compares them in a killable worker.
 
@@ -62,6 +63,7 @@ def score(task: Task, answer_text: str) -> bool:
 
     Raises:
         TaskError: the task names an unknown scorer.
+        ScoringTimeout: a MATH comparison ran out of time (no verdict).
 
     Example:
         >>> score(Task(id="1", question="?", answer="1,080", domain="gsm8k"), "$1080")

@@ -120,6 +120,9 @@ def _text(sha: str, spec: str, split: str, report: Report) -> str:
         calls = ", ".join(f"{name} {count}" for name, count in report.function_calls.items())
         lines.append(f"successful function calls: {calls}")
     if report.errors:
-        first = next(r.error for r in report.results if r.error is not None)
+        first = next(r.error for r in report.results if r.reason == "outage")
         lines.append(f"{report.errors} task(s) failed at the provider and count as wrong; first: {first}")
+    others = ", ".join(f"{reason} {n}" for reason, n in report.reasons.items() if reason != "outage")
+    if others:
+        lines.append(f"counted wrong without a judged answer: {others}")
     return "\n".join(lines)

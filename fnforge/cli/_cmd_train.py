@@ -5,7 +5,8 @@ library's objects (tasks, LLM clients, sandbox, caches), then runs one
 :class:`optimizer.Trainer` and prints its summary. ``--resume`` rebuilds the
 same run from its record (``.git/fnforge/runs/<run>/run.json``); only the
 stop rules (``--epochs``, ``--patience``, ``--max-steps``), the budget, the
-test-time policy and the connection settings may change on resume.
+test-time policy and the connection settings may change on resume. Flags that
+make the run what it is may be repeated with the run's own values.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
         record = None
         if options["resume"]:
             record = find_run(repo, branch, options["run_id"])
-            _refuse_identity_changes(ctx, record)
+            _refuse_identity_changes(ctx, options, record)
             settings = dict(record.settings)
             train_config = replace(record.config, **_overrides(ctx, options))
         else:
@@ -142,12 +143,14 @@ def _given(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-def _refuse_identity_changes(ctx: click.Context, record: RunRecord) -> None:
+def _refuse_identity_changes(ctx: click.Context, options: Mapping[str, Any], record: RunRecord) -> None:
+    """Refuse a flag given on resume with a value other than the run's (the same value is fine)."""
+    recorded = {**record.settings, "batch": record.config.batch, "accept": record.config.accept}
     for name in _IDENTITY:
-        if _given(ctx, name):
+        if _given(ctx, name) and options[name] != recorded.get(name):
             flag = {"n_train": "train", "n_test": "test"}.get(name, name).replace("_", "-")
-            raise click.UsageError(f"--{flag} cannot change when resuming run {record.run_id}; "
-                                   "start a new run instead")
+            raise click.UsageError(f"--{flag} cannot change when resuming run {record.run_id} "
+                                   f"(it is {recorded.get(name)!r}); start a new run instead")
 
 
 def _overrides(ctx: click.Context, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Both views are ``on_event`` sinks for :class:`optimizer.Trainer`. The live view
 shows the step and phase, a progress bar over the phase's tasks, a table of the
-latest steps (status, train score, best so far, change), and the epoch,
-patience, tokens and cost. At the end both print :func:`summary_table`.
+latest steps (epoch, status, train score, best so far, optimizer requests,
+change), and the epoch, patience, tokens and cost. The epoch of a step is the
+number of accepted updates after it, as in its commit's ``Epoch`` trailer and
+``summary.json``. At the end both print :func:`summary_table`.
 """
 
 from __future__ import annotations
@@ -40,12 +42,19 @@ def _spent(spent: Spend) -> str:
     return f"{spent.tokens:,} tokens, ${spent.cost:.4f}"
 
 
+def _requests(event: StepFinished) -> str:
+    """The optimizer requests of a step: ``2``, ``2 (2 cached)``, or ``-`` for the initial evaluation."""
+    if event.status is StepStatus.INITIAL:
+        return "-"
+    return f"{event.optimizer_calls}" + (f" ({event.optimizer_cached} cached)" if event.optimizer_cached else "")
+
+
 def step_line(event: StepFinished) -> str:
     """The one-line form of a finished step (what the plain view prints)."""
     commit = (event.commit or "-")[:7]
     tail = f" (rolled back: {event.rollback[:7]})" if event.rollback else ""
     return (f"step {event.step:>3}  {event.status.value:<9} train {event.score:.4f}  best {event.best_score:.4f}  "
-            f"{commit:<7}  {event.subject}{tail}")
+            f"opt {_requests(event):>2}  {commit:<7}  {event.subject}{tail}")
 
 
 def _started_line(event: RunStarted) -> str:
@@ -65,6 +74,9 @@ def summary_table(summary: RunSummary, *, epochs: int, patience: int) -> Table:
     table.add_row("stopped", stop + (" (resumed)" if summary.resumed else ""))
     table.add_row("steps", f"{summary.steps} ({summary.epochs} accepted, {summary.rejected} rejected, "
                            f"{summary.unchanged} unchanged)")
+    calls = sum(r.optimizer_calls for r in summary.history)
+    cached = sum(r.optimizer_cached for r in summary.history)
+    table.add_row("optimizer", f"{calls} requests" + (f" ({cached} from the cache)" if cached else ""))
     table.add_row("train score", f"{summary.initial_score:.4f} -> {summary.best_score:.4f}")
     if summary.test is not None:
         test = summary.test
@@ -173,12 +185,12 @@ class LiveView:
 
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for name, justify in (("step", "right"), ("status", "left"), ("train", "right"), ("best", "right"),
-                              ("commit", "left"), ("change", "left")):
+        for name, justify in (("step", "right"), ("epoch", "right"), ("status", "left"), ("train", "right"),
+                              ("best", "right"), ("opt", "right"), ("commit", "left"), ("change", "left")):
             table.add_column(name, justify=justify, no_wrap=name != "change")  # type: ignore[arg-type]
         for row in self._rows[-_ROWS:]:
             style = _STYLE[row.status]
-            table.add_row(str(row.step), Text(f"{_MARK[row.status]} {row.status.value}", style=style),
-                          f"{row.score:.4f}", f"{row.best_score:.4f}", (row.commit or "-")[:7],
+            table.add_row(str(row.step), str(row.epoch), Text(f"{_MARK[row.status]} {row.status.value}", style=style),
+                          f"{row.score:.4f}", f"{row.best_score:.4f}", _requests(row), (row.commit or "-")[:7],
                           row.subject + (f" (rolled back: {row.rollback[:7]})" if row.rollback else ""))
         return table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -148,12 +148,18 @@ def test_server_does_send_scripted_error_reply(llm_server: ScriptedLLM) -> None:
 
 
 def test_server_does_serve_32_concurrent_requests_in_parallel(llm_server: ScriptedLLM) -> None:
-    llm_server.latency_s = 0.2
-    started = time.perf_counter()
+    # Every reply waits until all 32 requests are being handled at once: only a server that serves
+    # them in parallel gets past the barrier (a serial one times out), however slow the machine.
+    everyone = threading.Barrier(32, timeout=60)
+
+    def together(req: Request) -> str:
+        everyone.wait()
+        return "ok"
+
+    llm_server.policy = together
     with ThreadPoolExecutor(32) as pool:
-        codes = list(pool.map(lambda i: post(llm_server, chat(str(i)))[0], range(32)))
-    assert codes == [200] * 32
-    assert time.perf_counter() - started < 0.2 * 3
+        codes = list(pool.map(lambda i: post(llm_server, chat(str(i)), timeout=120)[0], range(32)))
+    assert codes == [200] * 32 and llm_server.policy_errors == []
 
 
 def test_request_does_track_turns_and_calls() -> None:

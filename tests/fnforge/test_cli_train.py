@@ -59,11 +59,12 @@ def test_train_command_prints_steps_and_the_summary_table(tmp_path: Path, llm_se
         assert best is not None and best.status == "accepted"
     lines = result.output.splitlines()
     assert lines[0].startswith(f"run {run} on main: 4 train / 4 test tasks, epochs 10, patience 1")
-    assert lines[1].startswith("step   0  initial   train 0.2500  best 0.2500")
-    assert lines[2].startswith("step   1  accepted  train 1.0000  best 1.0000")
-    assert "epoch 1: add solve_linear" in lines[2]
-    assert lines[3].startswith("step   2  unchanged train 1.0000  best 1.0000  -")
+    assert lines[1].startswith("step   0  initial   train 0.2500  best 0.2500  opt  -  ")
+    assert lines[2].startswith("step   1  accepted  train 1.0000  best 1.0000  opt  2  ")
+    assert lines[2].endswith("epoch 1: add solve_linear")
+    assert lines[3] == "step   2  unchanged train 1.0000  best 1.0000  opt  1  -        epoch 1: no change (terminated)"
     assert "early stop after 1 steps without improvement" in result.output
+    assert "optimizer    3 requests" in result.output
     assert "test score   1.0000 (4/4" in result.output
     assert f".git/fnforge/runs/{run}/summary.json" in result.output
 
@@ -100,6 +101,88 @@ def test_train_resume_rejects_a_changed_task_set(tmp_path: Path, llm_server: Scr
     assert "--train cannot change when resuming run" in result.stderr
 
 
+def test_train_resume_accepts_the_runs_own_values(tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    llm_server.policy = OptimizerScript([[TERMINATE]], agent=agent_policy)
+    init_repo(tmp_path / "t").close()
+    _invoke(tmp_path / "t", llm_server, "--max-steps", "0", "--seed", "0")
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", "--resume", *BASE_ARGS, "--seed", "0",
+                                      "--accept", "strict", "--patience", "1", "--max-steps", "5"],
+                                env=_env(llm_server))
+    assert result.exit_code == 0, result.stderr
+    assert "resuming run" in result.output and "stopped      early stop after 1 steps" in result.output
+
+
+@pytest.mark.parametrize("flag", [["--seed", "1"], ["--batch", "2"], ["--accept", "ties"], ["--model", "other"]])
+def test_train_resume_rejects_a_changed_identity_flag(tmp_path: Path, llm_server: ScriptedLLM,
+                                                      flag: list[str]) -> None:
+    llm_server.policy = OptimizerScript([[TERMINATE]], agent=agent_policy)
+    init_repo(tmp_path / "t").close()
+    _invoke(tmp_path / "t", llm_server, "--max-steps", "0")
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", "--resume", *flag], env=_env(llm_server))
+    assert result.exit_code == 2 and f"{flag[0]} cannot change when resuming run" in result.stderr
+
+
+def test_train_with_the_default_response_cache_asks_the_optimizer_at_every_step(
+        tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    script = OptimizerScript([[TERMINATE]], agent=agent_policy)
+    llm_server.policy = script
+    init_repo(tmp_path / "t").close()
+    result = _invoke(tmp_path / "t", llm_server, "--patience", "3", "--json")
+    data = json.loads(result.stdout)
+    assert len(script.prompts) == 3 and (data["steps"], data["unchanged"]) == (3, 3)
+    assert [r["optimizer_calls"] for r in data["history"]] == [0, 1, 1, 1]
+
+
+def test_train_refused_for_a_dirty_tree_creates_no_run_folder(tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    llm_server.policy = OptimizerScript([[TERMINATE]], agent=agent_policy)
+    init_repo(tmp_path / "t").close()
+    (tmp_path / "t" / "functions").mkdir(exist_ok=True)
+    (tmp_path / "t" / "functions" / "draft.py").write_text("def draft():\n    return 1\n")
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", *BASE_ARGS], env=_env(llm_server))
+    assert result.exit_code == 3 and result.stderr.startswith("Error: uncommitted changes in the working tree")
+    assert not (tmp_path / "t" / ".git" / "fnforge" / "runs").exists() or not any(
+        (tmp_path / "t" / ".git" / "fnforge" / "runs").iterdir())
+    again = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", "--resume"], env=_env(llm_server))
+    assert again.exit_code == 1 and "no training run to resume" in again.stderr
+
+
+def test_train_epoch_numbers_agree_between_the_table_the_trailers_and_the_summary(
+        tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    llm_server.policy = content_policy
+    init_repo(tmp_path / "t").close()
+    result = _invoke(tmp_path / "t", llm_server, "--patience", "2")
+    with registry.open(tmp_path / "t") as repo:
+        trailers = {v.short: v.epoch for v in repo.log()}
+        run = repo.log()[0].run
+        summary = json.loads((repo.state_dir / "runs" / str(run) / "summary.json").read_text())
+    shown = [re.match(r"step +(\d+) .*?  (\w{7}|-) +epoch (\d+): ", line) for line in result.output.splitlines()
+             if line.startswith("step ")]
+    matches = [m for m in shown if m is not None]
+    assert len(matches) == len(shown) == len(summary["history"])
+    for match, step in zip(matches, summary["history"]):
+        assert int(match.group(3)) == step["epoch"]
+        if match.group(2) != "-":
+            assert trailers[match.group(2)] == step["epoch"]
+    assert summary["epochs"] == summary["history"][-1]["epoch"] == 1
+
+
+def test_train_resume_refuses_a_branch_reset_past_the_runs_commits_and_writes_nothing(
+        tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    llm_server.policy = content_policy
+    init_repo(tmp_path / "t").close()
+    _invoke(tmp_path / "t", llm_server, "--patience", "2")
+    with registry.open(tmp_path / "t") as repo:
+        initial = repo.log()[-2]
+        run_folder = repo.state_dir / "runs" / str(initial.run)
+    subprocess.run(["git", "-C", str(tmp_path / "t"), "reset", "-q", "--hard", initial.sha], check=True)
+    before = {p.name: p.read_bytes() for p in run_folder.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", "--resume"], env=_env(llm_server))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: branch 'main' no longer contains commit ")
+    assert "was it reset? Nothing was changed" in result.stderr and result.stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in run_folder.rglob("*") if p.is_file()} == before
+
+
 def test_train_resume_without_a_run_is_an_error(tmp_path: Path, llm_server: ScriptedLLM) -> None:
     init_repo(tmp_path / "t").close()
     result = CliRunner().invoke(cli, ["-C", str(tmp_path / "t"), "train", "--resume"], env=_env(llm_server))
@@ -118,10 +201,11 @@ def test_live_view_shows_phase_progress_steps_and_spend() -> None:
         view(TaskDone(step=1, phase=Phase.EVALUATE, done=2, total=4, correct=1, cached=False, spent=spent))
         view(StepFinished(step=1, epoch=1, status=StepStatus.ACCEPTED, score=0.75, best_score=0.75,
                           subject="epoch 1: add solve", commit="abcdef0123", rollback=None, rejections=0, stale=0,
-                          spent=spent))
+                          spent=spent, optimizer_calls=3, optimizer_cached=1))
     text = output.getvalue()
     assert "step 1 · evaluating the trial" in text and "0/4 tasks, 0 correct" in text
-    assert re.search(r"1  ✓ accepted +0.7500  0.7500  abcdef0  epoch 1: add solve", text)
+    assert re.search(r"step +epoch +status +train +best +opt +commit +change", text)
+    assert re.search(r"1 +1  ✓ accepted +0.7500  0.7500 +3 \(1 cached\)  abcdef0  epoch 1: add solve", text)
     assert "epoch 1/10 · without improvement 0/3 · 1,234 tokens, $0.5000" in text
 
 

@@ -90,15 +90,68 @@ async def test_step_does_add_a_correct_helper(llm_server: ScriptedLLM, client: L
     assert result.llm_calls == 2 and result.tokens > 0
 
 
-async def test_step_does_show_updated_list_b_after_an_action(
+async def test_step_does_outline_list_b_after_an_action_without_sending_its_code_again(
         llm_server: ScriptedLLM, client: LLMClient, sandbox: Sandbox) -> None:
     await step(llm_server, client, sandbox, [add_call("square", SQUARE, arguments=X), TERMINATE])
     second = llm_server.requests[1]
     assert second.messages[0] == llm_server.requests[0].messages[0]  # the prompt is not rebuilt
     result_text = tool_message(second)
-    assert result_text.startswith("Applied: add square.") and "List B now:" in result_text
-    assert "def square(x):" in result_text and "def double(x):" in result_text
+    assert result_text.startswith("Applied: add square.")
+    assert "- double(x): as in List A\n- square(x): added in this step" in result_text
+    assert "def " not in result_text  # List B's code is in the prompt and in the model's own call
     assert "You may make 2 more change(s)" in result_text
+
+
+async def test_step_does_send_list_b_code_once_over_three_actions(
+        llm_server: ScriptedLLM, client: LLMClient, sandbox: Sandbox) -> None:
+    def next_add(req: Request) -> Any:
+        name = f"helper{req.turn}"
+        return add_call(name, f"def {name}(x):\n    return x + {req.turn}\n", arguments=X)
+
+    await step(llm_server, client, sandbox, [next_add], max_actions=3)
+    last = json.dumps(llm_server.requests[-1].messages)
+    assert last.count("return x + 0") == 1  # only in the call that added helper0
+    assert last.count("return 2 * x") == 1  # List A, in the prompt only
+
+
+async def test_step_does_keep_every_request_of_the_conversation_within_the_budget(
+        llm_server: ScriptedLLM, client: LLMClient, sandbox: Sandbox) -> None:
+    report = make_report([i % 5 == 0 for i in range(200)], output_chars=2_000, calls=5)
+    llm_server.policy = OptimizerScript([[remove_call("missing")]])  # rejected again and again: the talk grows
+    optimizer = AgentOptimizer(client, sandbox, policy=POLICY, prompt_budget_tokens=12_000, max_retries=3)
+    result = await optimizer.step(BEST, History(best=BEST, best_score=report.accuracy, report=report))
+    sizes = [(len(json.dumps(r.messages)) + len(json.dumps(r.tools))) / 4 for r in llm_server.requests]
+    assert len(sizes) == 12 and max(sizes) <= 12_000  # 3 slots x (1 + 3 retries), each request in budget
+    assert result.conversation_tokens_estimate <= 12_000
+
+
+async def test_step_does_end_the_conversation_where_the_next_request_would_exceed_the_budget(
+        llm_server: ScriptedLLM, client: LLMClient, sandbox: Sandbox) -> None:
+    def long_add(req: Request) -> Any:  # a function with a 12,000-character docstring: ~3,000 tokens a turn
+        name = f"long{req.turn}"
+        return add_call(name, f'def {name}(x):\n    """{"word " * 2_400}"""\n    return x\n', arguments=X)
+
+    llm_server.policy = OptimizerScript([[long_add]])
+    report = make_report([i % 5 == 0 for i in range(200)], output_chars=2_000, calls=5)  # fills the first prompt
+    optimizer = AgentOptimizer(client, sandbox, policy=POLICY, prompt_budget_tokens=16_000, max_actions=4)
+    result = await optimizer.step(BEST, History(best=BEST, best_score=report.accuracy, report=report))
+    assert result.cut[-1].startswith("conversation: ended after 3 calls, the next request")
+    assert len(result.actions) == 3 and not result.terminated
+    assert llm_server.count == 3 and result.conversation_tokens_estimate <= 16_000
+
+
+async def test_step_does_key_each_call_by_its_sample_name_in_the_response_cache(
+        llm_server: ScriptedLLM, sandbox: Sandbox, tmp_path: Path) -> None:
+    config = LLMConfig(model="optimizer-model", base_url=llm_server.base_url, max_retries=0,
+                       cache_path=tmp_path / "llm-cache.sqlite")
+    llm_server.policy = OptimizerScript([[TERMINATE]])
+    async with LLMClient(config) as cached_client:
+        optimizer = AgentOptimizer(cached_client, sandbox, policy=POLICY)
+        first = await optimizer.step(BEST, history(), sample="run-a/step-1")
+        other = await optimizer.step(BEST, history(), sample="run-a/step-2")
+        replay = await optimizer.step(BEST, history(), sample="run-a/step-1")
+    assert (first.cached_calls, other.cached_calls, replay.cached_calls) == (0, 0, 1)
+    assert llm_server.count == 2
 
 
 async def test_step_does_revise_a_function_by_name(
@@ -305,3 +358,9 @@ def test_smoke_arguments_does_fill_required_parameters_deterministically() -> No
         "kind": {"type": "string", "enum": ["a", "b"]},
         "obj": {"type": "object", "properties": {"k": {"type": "string"}}, "required": ["k"]}}}
     assert smoke_arguments(schema) == {"n": 3, "s": "1", "xs": [1], "flag": True, "kind": "a", "obj": {"k": "1"}}
+
+
+async def test_optimizer_does_accept_many_actions_per_step_within_the_default_budget(client: LLMClient,
+                                                                                     sandbox: Sandbox) -> None:
+    optimizer = AgentOptimizer(client, sandbox, policy=POLICY, max_actions=40)  # room for the turns is capped
+    assert optimizer.max_actions == 40

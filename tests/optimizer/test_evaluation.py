@@ -10,15 +10,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fnforge.agents import AgentConfig, LLMClient, LLMConfig, LLMRejected
 from fnforge.functions import FunctionSet
-from fnforge.optimizer import CacheKey, EvalCache, EvalCacheError, Report, TaskResult, cache_key, evaluate, wilson_interval
+from fnforge.optimizer import CacheKey, EvalCache, EvalCacheError, Report, TaskResult, evaluate, wilson_interval
 from fnforge.sandbox import Sandbox, SandboxPolicy
-from fnforge.tasks import Task, load_tasks
+from fnforge.tasks import ScoringTimeout, Task, load_tasks
 from tests.llm_server import Fault, InFlight, ScriptedLLM, reply_error, reply_text
 from tests.optimizer.fixtures.eval_kit import (
     DATA_DIR,
@@ -58,12 +57,6 @@ def run(server: ScriptedLLM, function_set: FunctionSet, tasks: Sequence[Task], s
                                   **kwargs)  # type: ignore[arg-type]
 
     return asyncio.run(go())
-
-
-def key_for(server: ScriptedLLM, function_set: FunctionSet, task: Task, sandbox: Sandbox,
-            agent: AgentConfig = AGENT, rollout: int = 0, **llm: object) -> str:
-    return cache_key(function_set, task, agent, client=LLMClient(config(server, **llm)), sandbox=sandbox,
-                     rollout=rollout).key
 
 
 def comparable(report: Report) -> dict[str, object]:
@@ -165,8 +158,8 @@ def test_evaluate_records_unavailable_provider_on_one_task_and_completes(
     llm_server.set_faults(lambda req: Fault.SERVER_ERROR if req.question == doomed else None)
     report = run(llm_server, with_solver(), tasks, sandbox)
     failed = [r for r in report.results if r.error is not None]
-    assert [r.task_id for r in failed] == [tasks[1].id] and not failed[0].correct
-    assert (report.errors, report.correct) == (1, TEST_TASKS - 1)
+    assert [(r.task_id, r.reason, r.correct) for r in failed] == [(tasks[1].id, "outage", False)]
+    assert (report.errors, report.reasons, report.correct) == (1, {"outage": 1}, TEST_TASKS - 1)
 
 
 def test_evaluate_does_not_cache_failed_tasks(llm_server: ScriptedLLM, sandbox: Sandbox,
@@ -182,13 +175,36 @@ def test_evaluate_does_not_cache_failed_tasks(llm_server: ScriptedLLM, sandbox: 
     assert report.correct == TEST_TASKS
 
 
-def test_evaluate_records_request_too_large_for_one_task(llm_server: ScriptedLLM, sandbox: Sandbox,
-                                                         tasks: tuple[Task, ...]) -> None:
+def test_evaluate_scores_a_conversation_too_long_for_the_model_wrong_with_reason_context(
+        llm_server: ScriptedLLM, sandbox: Sandbox, tasks: tuple[Task, ...]) -> None:
     doomed = tasks[0].question
     llm_server.policy = lambda req: (reply_error(400, "context length exceeded") if req.question == doomed
                                      else reply_text("\\boxed{0}"))
     report = run(llm_server, FunctionSet(), tasks, sandbox)
-    assert report.errors == 1 and "context length exceeded" in (report.results[0].error or "")
+    first = report.results[0]
+    assert (first.reason, first.correct, report.errors, report.reasons) == ("context", False, 0, {"context": 1})
+    assert "context length exceeded" in (first.error or "")
+
+
+def test_evaluate_caches_a_context_result_like_any_scored_run(llm_server: ScriptedLLM, sandbox: Sandbox,
+                                                              tasks: tuple[Task, ...], tmp_path: Path) -> None:
+    llm_server.policy = lambda req: reply_error(400, "This model's maximum context length is 8 tokens.")
+    with EvalCache(tmp_path / "eval.sqlite") as cache:
+        run(llm_server, FunctionSet(), tasks[:1], sandbox, cache=cache)
+        again = run(llm_server, FunctionSet(), tasks[:1], sandbox, cache=cache)
+    assert (again.cached, again.reasons, llm_server.count) == (1, {"context": 1}, 1)
+
+
+def test_evaluate_scores_a_request_refused_for_one_task_wrong_with_reason_rejected_and_runs_it_again(
+        llm_server: ScriptedLLM, sandbox: Sandbox, tasks: tuple[Task, ...], tmp_path: Path) -> None:
+    doomed = tasks[0].question
+    llm_server.policy = lambda req: (reply_error(400, "Invalid 'messages[1].content': unsupported character")
+                                     if req.question == doomed else reply_text("\\boxed{0}"))
+    with EvalCache(tmp_path / "eval.sqlite") as cache:
+        report = run(llm_server, FunctionSet(), tasks, sandbox, cache=cache)
+        assert (report.results[0].reason, report.errors, report.reasons) == ("rejected", 0, {"rejected": 1})
+        again = run(llm_server, FunctionSet(), tasks, sandbox, cache=cache)
+    assert [r.task_id for r in again.results if not r.cached] == [tasks[0].id]
 
 
 def test_evaluate_propagates_refusal_every_task_would_hit(llm_server: ScriptedLLM, sandbox: Sandbox,
@@ -231,36 +247,36 @@ def test_evaluate_runs_again_after_function_code_changes(llm_server: ScriptedLLM
     assert report.cached == 0
 
 
-def test_cache_key_changes_when_one_function_code_changes(llm_server: ScriptedLLM, sandbox: Sandbox,
-                                                          tasks: tuple[Task, ...]) -> None:
-    revised = FunctionSet((solve_equation(SOLVE_CODE.replace("roots[0]", "roots[-1]")),))
-    assert key_for(llm_server, with_solver(), tasks[0], sandbox) != key_for(llm_server, revised, tasks[0], sandbox)
+# ------------------------------------------------------------------ scoring timeouts
 
 
-@pytest.mark.parametrize("change", [
-    {"task": 1}, {"rollout": 1}, {"agent": AgentConfig(max_turns=5)}, {"model": "other-model"},
-    {"temperature": 0.7}, {"seed": 3},
-])
-def test_cache_key_changes_with_each_part(change: dict[str, Any], llm_server: ScriptedLLM, sandbox: Sandbox,
-                                          tasks: tuple[Task, ...]) -> None:
-    fs = with_solver()
-    base = key_for(llm_server, fs, tasks[0], sandbox)
-    task = tasks[change.pop("task", 0)]
-    assert key_for(llm_server, fs, task, sandbox, **change) != base
+def _timing_out(task: Task, answer: str) -> bool:
+    raise ScoringTimeout(5.0, "cpu")
 
 
-def test_cache_key_ignores_endpoint_and_concurrency(llm_server: ScriptedLLM, sandbox: Sandbox,
-                                                    tasks: tuple[Task, ...]) -> None:
-    fs = with_solver()
-    assert key_for(llm_server, fs, tasks[0], sandbox) == key_for(llm_server, fs, tasks[0], sandbox,
-                                                                 base_url="http://127.0.0.1:1/v1", concurrency=3)
+def _correct_if_solved(task: Task, answer: str) -> bool:
+    return answer == task.answer
 
 
-def test_cache_key_changes_with_sandbox_policy(llm_server: ScriptedLLM, tasks: tuple[Task, ...]) -> None:
-    fs, client = with_solver(), LLMClient(config(llm_server))
-    keys = {cache_key(fs, tasks[0], AGENT, client=client, sandbox=Sandbox(policy), rollout=0).key
-            for policy in (SandboxPolicy(), SandboxPolicy(timeout_s=9.0))}
-    assert len(keys) == 2
+def test_evaluate_records_a_scoring_timeout_as_unscored_not_wrong(llm_server: ScriptedLLM, sandbox: Sandbox,
+                                                                  tasks: tuple[Task, ...]) -> None:
+    llm_server.policy = solver_policy()
+    report = run(llm_server, with_solver(), tasks[:2], sandbox, scorer=_timing_out)
+    assert [(r.correct, r.reason) for r in report.results] == [(False, "unscored")] * 2
+    assert (report.errors, report.reasons) == (0, {"unscored": 2})
+
+
+def test_evaluate_scores_an_unscored_cached_run_again_without_running_it(
+        llm_server: ScriptedLLM, sandbox: Sandbox, tasks: tuple[Task, ...], tmp_path: Path) -> None:
+    llm_server.policy = solver_policy()
+    with EvalCache(tmp_path / "eval.sqlite") as cache:
+        run(llm_server, with_solver(), tasks[:2], sandbox, cache=cache, scorer=_timing_out)
+        requests = llm_server.count
+        rescored = run(llm_server, with_solver(), tasks[:2], sandbox, cache=cache, scorer=_correct_if_solved)
+        assert llm_server.count == requests
+        assert [(r.correct, r.reason, r.cached) for r in rescored.results] == [(True, None, True)] * 2
+        stored = run(llm_server, with_solver(), tasks[:2], sandbox, cache=cache, scorer=_timing_out)
+    assert stored.correct == 2 and stored.reasons == {}  # the verdict was stored: not scored a third time
 
 
 def _key(i: int) -> CacheKey:

@@ -116,13 +116,22 @@ def test_prompt_budget_does_shorten_before_omitting() -> None:
     assert cap > MIN_HISTORY_CHARS
 
 
-def test_prompt_failure_record_does_drop_code_when_too_large() -> None:
-    big = "return " + " + ".join(["x"] * 2_000)
-    failures = [(BEST.add(fn(f"huge{i}", big)), 0.1 * i) for i in range(3)]
-    result = prompt(failures=failures, budget=10_000)
+HUGE_FAILURES = [(BEST.add(fn(f"huge{i}", "return " + " + ".join(["x"] * 2_000))), 0.1 * i) for i in range(3)]
+
+
+def test_prompt_failure_record_does_keep_code_when_the_whole_prompt_fits() -> None:
+    result = prompt(failures=HUGE_FAILURES, budget=10_000)  # the record is over half the budget, and it fits
+    assert section(result.text, "Failure record").count("return x + x") == 3
+    assert result.cut == () and result.tokens_estimate <= 10_000
+
+
+def test_prompt_failure_record_does_drop_code_first_when_the_prompt_does_not_fit() -> None:
+    report = make_report([False] * 10, output_chars=600, calls=2)
+    result = prompt(report, failures=HUGE_FAILURES, budget=8_000)
     record = section(result.text, "Failure record")
     assert "add huge0" in record and "return x + x" not in record
-    assert "failure record: code of 3 failed sets omitted (changes and scores kept)" in result.cut
+    assert result.cut == ("failure record: code of 3 failed sets omitted (changes and scores kept)",)
+    assert section(result.text, "Conversation histories").count("## Task") == 10  # histories kept whole
 
 
 def test_prompt_does_report_overrun_when_lists_alone_exceed_budget() -> None:

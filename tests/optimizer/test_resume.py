@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,12 @@ def _statuses(repo) -> list[tuple[str | None, float | None, str | None]]:  # typ
     return [(status, score, step) for _, status, score, _, step in history(repo)]
 
 
+def _drop_journal_lines(repo, *, from_step: int) -> None:  # type: ignore[no-untyped-def]
+    journal = repo.state_dir / "runs" / find_run(repo, "main").run_id / "steps.jsonl"
+    lines = [line for line in journal.read_text().splitlines() if json.loads(line)["step"] < from_step]
+    journal.write_text("".join(line + "\n" for line in lines))
+
+
 def test_resume_repairs_a_rejected_trial_left_without_its_rollback(tmp_path: Path, llm_server: ScriptedLLM,
                                                                    sandbox: Sandbox) -> None:
     llm_server.policy = content_policy
@@ -40,8 +47,9 @@ def test_resume_repairs_a_rejected_trial_left_without_its_rollback(tmp_path: Pat
         asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(max_steps=2)))
         rejected = repo.log()[1]
         assert rejected.status == "rejected"
-        # what a SIGKILL between the trial commit and its roll-back leaves behind
+        # what a SIGKILL between the trial commit and its roll-back leaves behind: no roll-back, no journal line
         subprocess.run(["git", "-C", str(repo.path), "reset", "-q", "--hard", rejected.sha], check=True)
+        _drop_journal_lines(repo, from_step=2)
         checkpoint = reconstruct(repo, find_run(repo, "main"))
         assert checkpoint.pending_rollback is not None and checkpoint.pending_rollback.sha == rejected.sha
         summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2),

@@ -68,7 +68,7 @@ def test_trainer_scenario_writes_the_exact_commit_sequence(scenario) -> None:  #
     assert history(repo) == [
         ("epoch 0: initial evaluation (0 functions)", "initial", 0.25, 0, "0"),
         ("epoch 1: add solve_linear", "accepted", 1.0, 1, "1"),
-        ("epoch 2: revise solve_linear", "rejected", 0.0, 2, "2"),
+        ("epoch 1: revise solve_linear", "rejected", 0.0, 1, "2"),  # epoch: accepted updates after the step
         (f"Revert to {accepted.short}: epoch 1: add solve_linear", "rollback", 1.0, 1, "2"),
     ]
 

@@ -120,12 +120,19 @@ def history(repo: registry.Repository) -> list[tuple[str, str | None, float | No
 async def train(repo: registry.Repository, base_url: str, sandbox: Sandbox, config: TrainConfig, *,
                 train_tasks: Sequence[Task] = TRAIN, test_tasks: Sequence[Task] = TEST,
                 events: list[TrainEvent] | None = None, resume: RunRecord | None = None,
-                cache: bool = True, agent: AgentConfig = AgentConfig(max_turns=4)) -> RunSummary:
-    """Run (or resume) a Trainer against the scripted server with the real sandbox and registry."""
+                cache: bool = True, llm_cache: bool = False,
+                agent: AgentConfig = AgentConfig(max_turns=4)) -> RunSummary:
+    """Run (or resume) a Trainer against the scripted server with the real sandbox and registry.
+
+    ``cache``: the evaluation cache; ``llm_cache``: the response cache too (as the CLI has by default).
+    """
     sink: Callable[[TrainEvent], None] | None = events.append if events is not None else None
     eval_cache = EvalCache(repo.state_dir / "eval-cache.sqlite") if cache else None
-    async with LLMClient(LLMConfig(model="agent-model", base_url=base_url, max_retries=0)) as client, \
-            LLMClient(LLMConfig(model="optimizer-model", base_url=base_url, max_retries=0)) as opt_client:
+    responses = repo.state_dir / "llm-cache.sqlite" if llm_cache else None
+    async with LLMClient(LLMConfig(model="agent-model", base_url=base_url, max_retries=0,
+                                   cache_path=responses)) as client, \
+            LLMClient(LLMConfig(model="optimizer-model", base_url=base_url, max_retries=0,
+                                cache_path=responses)) as opt_client:
         optimizer = AgentOptimizer(opt_client, sandbox, policy=sandbox.policy, max_retries=1)
         trainer = Trainer(repo, train=train_tasks, test=test_tasks, agent=agent, client=client,
                           optimizer=optimizer, sandbox=sandbox, config=config, cache=eval_cache,

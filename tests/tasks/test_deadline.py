@@ -21,10 +21,27 @@ def test_call_with_deadline_does_return_the_result_in_time() -> None:
 
 
 def test_call_with_deadline_does_interrupt_a_python_loop_on_the_main_thread() -> None:
-    started = time.perf_counter()
-    with pytest.raises(DeadlineExceeded):
+    started = time.thread_time()
+    with pytest.raises(DeadlineExceeded) as caught:
         call_with_deadline(lambda: busy(10.0), 0.1)
-    assert time.perf_counter() - started < 2.0
+    assert caught.value.clock == "cpu"
+    assert time.thread_time() - started < 2.0  # CPU seconds: the same on a loaded machine
+
+
+def nap(seconds: float, *, naps: int = 1) -> int:
+    for _ in range(naps):
+        time.sleep(seconds)
+    return 42
+
+
+def test_call_with_deadline_does_not_count_time_the_thread_spends_waiting() -> None:
+    assert call_with_deadline(lambda: nap(0.5), 0.05) == 42
+
+
+def test_call_with_deadline_does_stop_a_waiting_thread_at_the_wall_clock_backstop() -> None:
+    with pytest.raises(DeadlineExceeded) as caught:
+        call_with_deadline(lambda: nap(0.01, naps=1000), 60.0, wall_s=0.2)
+    assert caught.value.clock == "wall"
 
 
 def test_call_with_deadline_does_interrupt_a_python_loop_in_a_worker_thread() -> None:
@@ -78,3 +95,25 @@ def test_call_with_deadline_does_pass_the_functions_own_error_through() -> None:
 def test_call_with_deadline_rejects_a_non_positive_limit(seconds: float) -> None:
     with pytest.raises(ValueError, match="seconds must be > 0"):
         call_with_deadline(lambda: None, seconds)
+
+
+def test_call_with_deadline_rejects_a_non_positive_backstop() -> None:
+    with pytest.raises(ValueError, match="wall_s must be > 0"):
+        call_with_deadline(lambda: None, 1.0, wall_s=0)
+
+
+def test_call_with_deadline_does_outlive_calls_from_threads_that_exit_at_once() -> None:
+    # A watcher may wake after its thread has returned and exited; reading that thread's
+    # CPU clock then fails, and the watcher must simply stop (it used to die with OSError).
+    failures: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: failures.append(args.exc_value)  # type: ignore[assignment]
+    try:
+        for _ in range(200):
+            worker = threading.Thread(target=lambda: call_with_deadline(lambda: busy(0.01), 5.0))
+            worker.start()
+            worker.join()
+        time.sleep(0.05)  # let the last watchers wake
+    finally:
+        threading.excepthook = previous
+    assert failures == []
