@@ -716,7 +716,7 @@ def run_corpus(sandbox: Any, function_set: Any, encode: Any) -> list[tuple[str, 
 
 def main() -> None:
     from fnforge.sandbox import Sandbox, SandboxPolicy
-    from fnforge.sandbox._boundary import Encoder
+    from fnforge.sandbox.boundary._encoder import Encoder
     from tests.sandbox.conftest import RawSet
 
     defaults = SandboxPolicy().allowed_modules

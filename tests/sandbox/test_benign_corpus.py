@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from fnforge.sandbox import Sandbox, SandboxPolicy
-from fnforge.sandbox._boundary import Encoder
+from fnforge.sandbox.boundary._encoder import Encoder
 from tests.sandbox.benign_corpus import CORPUS, POLICY_MODULES, run_corpus
 from tests.sandbox.conftest import RawSet
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import types
+
 from fnforge import sandbox
+
+LAYERS = {"boundary", "gate", "runtime", "worker"}
 
 
 def test_all_is_sorted_and_lists_every_public_name() -> None:
-    public = sorted(n for n in vars(sandbox) if not n.startswith("_") and n != "annotations")
+    public = sorted(n for n, v in vars(sandbox).items()
+                    if not n.startswith("_") and n != "annotations" and not isinstance(v, types.ModuleType))
     assert sandbox.__all__ == sorted(sandbox.__all__) == public
+
+
+def test_layers_are_the_only_subpackages() -> None:
+    subpackages = {n for n, v in vars(sandbox).items() if isinstance(v, types.ModuleType) and hasattr(v, "__path__")}
+    assert subpackages == LAYERS
 
 
 def test_exports_present_themselves_as_sandbox_members() -> None:
@@ -16,4 +26,4 @@ def test_exports_present_themselves_as_sandbox_members() -> None:
 
 def test_every_error_is_a_sandbox_error_with_exit_code_4() -> None:
     errors = [getattr(sandbox, n) for n in sandbox.__all__ if n.endswith(("Error", "Timeout", "Violation", "Crash"))]
-    assert len(errors) == 8 and all(issubclass(e, sandbox.SandboxError) and e.exit_code == 4 for e in errors)
+    assert len(errors) == 9 and all(issubclass(e, sandbox.SandboxError) and e.exit_code == 4 for e in errors)

@@ -93,5 +93,5 @@ def test_every_isolation_layer_is_on_here(sandbox) -> None:
     ("drop_capabilities()", "off: capset: Operation not permitted"),
 ])
 def test_a_layer_the_kernel_refuses_reports_off_with_the_reason(bare_sandbox, call: str, reason: str) -> None:
-    code = f"from fnforge.sandbox import _oslayer\nresult = _oslayer.{call}"
+    code = f"from fnforge.sandbox.worker import _confine\nresult = _oslayer.{call}"
     assert bare_sandbox._probe(code).value == reason
