@@ -13,8 +13,8 @@ Allowed with conditions (arguments are checked in the filter):
 - ``open``/``openat``: no write, create, truncate or append flag (``O_TMPFILE``
   included); ``openat2`` and ``clone3`` answer ``ENOSYS`` so libc falls back
   to the checked forms;
-- ``fcntl``: only get/set descriptor and status flags and ``F_DUPFD*``
-  (never ``F_SETOWN``/``F_SETSIG``, which direct signals at other processes);
+- ``fcntl``: only get/set descriptor and status flags (never ``F_DUPFD``, nor
+  ``F_SETOWN``/``F_SETSIG``, which direct signals at other processes);
 - ``ioctl``: only ``TCGETS`` (``isatty``), ``FIONREAD``, ``FIONBIO``,
   ``FIOCLEX``/``FIONCLEX`` (never ``TIOCSTI``, which types into a terminal);
 - ``kill``/``tgkill``: to the worker itself only (its own timer, ``abort``);
@@ -70,7 +70,7 @@ def _arg(index: int) -> int:
 
 
 _OPEN_WRITE = 0x1 | 0x2 | 0x40 | 0x200 | 0x400 | 0x400000  # WRONLY RDWR CREAT TRUNC APPEND __O_TMPFILE
-_FCNTL_ALLOWED = (0, 1, 2, 3, 4, 1030)  # F_DUPFD GETFD SETFD GETFL SETFL DUPFD_CLOEXEC
+_FCNTL_ALLOWED = (1, 2, 3, 4)  # F_GETFD F_SETFD F_GETFL F_SETFL
 _IOCTL_ALLOWED = (0x5401, 0x541B, 0x5421, 0x5451, 0x5450)  # TCGETS FIONREAD FIONBIO FIOCLEX FIONCLEX
 
 
