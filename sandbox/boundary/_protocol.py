@@ -24,7 +24,7 @@ from typing import Any
 
 from fnforge.functions import JSONInputError, load_json
 
-__all__ = ["Broken", "Closed", "Overrun", "read_message", "write_message"]
+__all__ = ["Broken", "Closed", "Overrun", "Stale", "read_message", "write_message"]
 
 _HEADER = struct.Struct(">I")
 _MAX_DEPTH = 128  # results are cut at SandboxPolicy.max_result_depth (<= 100); the envelope adds a few
@@ -36,6 +36,10 @@ class Broken(Exception):
 
 class Closed(Broken):
     """The other end closed the pipe (it exited or died)."""
+
+
+class Stale(Broken):
+    """A second reply to an earlier request arrived (a worker that wrote one itself): the request was not answered."""
 
 
 class Overrun(Exception):

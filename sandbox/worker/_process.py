@@ -29,6 +29,7 @@ import importlib
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -43,7 +44,7 @@ from typing import Any
 
 from fnforge.sandbox._policy import SandboxPolicy
 from fnforge.sandbox.boundary._errors import SandboxCrash, SandboxIsolationError
-from fnforge.sandbox.boundary._protocol import Broken, Overrun, read_message, write_message
+from fnforge.sandbox.boundary._protocol import Broken, Overrun, Stale, read_message, write_message
 
 __all__ = ["CORE_LAYERS", "Spawner", "WorkerProcess"]
 
@@ -107,6 +108,7 @@ class WorkerProcess:
         self.sets: set[str] = set()  # every set this worker ever ran (its tenants)
         self.calls = 0
         self.killed = False
+        self._previous_id: str | None = None
 
     def wait_ready(self) -> None:
         """Wait for "ready" and check the isolation it reports.
@@ -138,16 +140,27 @@ class WorkerProcess:
 
         Raises:
             Overrun: no reply in time.
+            Stale: what came back is a second reply to the previous request (not an answer to this one).
             Broken: the pipe closed, or the reply is malformed or answers another request.
         """
         self.wait_ready()
         request_id = secrets.token_hex(16)
+        previous, self._previous_id = self._previous_id, request_id
         write_message(self.wfd, {**message, "id": request_id})
         started = time.monotonic()
         reply = read_message(self.rfd, limit=limit, deadline=started + timeout_s)
         if reply.get("id") != request_id:
+            if previous is not None and reply.get("id") == previous:
+                raise Stale("the worker sent a second reply to an earlier request")
             raise Broken("the worker answered another request")
         return reply, time.monotonic() - started
+
+    def has_unread(self) -> bool:
+        """Whether the worker wrote something nobody asked for (it is then never believed again)."""
+        if self.killed or not self.ready:
+            return False
+        readable, _, _ = select.select([self.rfd], [], [], 0)
+        return bool(readable)
 
     def kill(self, *, wait: bool = False) -> None:
         """Kill the worker's process group now; reap it and remove its directory in the background."""

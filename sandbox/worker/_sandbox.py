@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from fnforge.functions import JSONInputError, load_json
 from fnforge.sandbox._policy import SandboxPolicy
 from fnforge.sandbox.boundary._errors import SandboxCrash, SandboxTimeout, UnknownFunctionError
-from fnforge.sandbox.boundary._protocol import Broken, Closed, Overrun
+from fnforge.sandbox.boundary._protocol import Broken, Closed, Overrun, Stale
 from fnforge.sandbox.boundary._replies import CallResult, ProtocolError, error_of, result_of
 from fnforge.sandbox.runtime._files import encode_files
 from fnforge.sandbox.worker._pool import Pool
@@ -38,6 +38,7 @@ from fnforge.sandbox.worker._process import WorkerProcess
 __all__ = ["Sandbox"]
 
 _MAX_ARGUMENT_DEPTH = 64
+_ATTEMPTS = 3  # a request a misbehaving worker did not answer goes to a fresh worker
 _KNOWN_SETS = 32  # per worker; the worker's runtime keeps as many (an LRU each)
 
 
@@ -209,15 +210,37 @@ class Sandbox:
     def _dispatch(self, message: dict[str, Any], function_set: _FunctionSet | None) -> CallResult:
         set_id = self._tree_hash(function_set) if function_set is not None else "probe"
         names = frozenset(f.name for f in function_set) if function_set is not None else frozenset()
-        worker = self._pool.acquire(set_id)
+        for _ in range(_ATTEMPTS - 1):
+            try:
+                return self._dispatch_once(message, function_set, set_id, names)
+            except Stale:
+                continue  # that worker is gone: the request goes to a fresh one
+        try:
+            return self._dispatch_once(message, function_set, set_id, names)
+        except Stale:
+            raise SandboxCrash("workers kept sending replies to earlier requests") from None
+
+    def _dispatch_once(self, message: dict[str, Any], function_set: _FunctionSet | None, set_id: str,
+                       names: frozenset[str]) -> CallResult:
+        worker = self._acquire(set_id)
         try:
             worker.sets.add(set_id)
             reply, elapsed = self._request(worker, {**message, "set": set_id}, function_set)
             worker.calls += 1
-            if reply.get("retire") is not False or worker.calls >= self.policy.max_calls_per_worker:
+            if reply.get("retire") is not False or worker.calls >= self.policy.max_calls_per_worker \
+                    or worker.has_unread():
                 worker.kill()
             return self._outcome(worker, reply, elapsed, names)
         finally:
+            self._pool.release(worker)
+
+    def _acquire(self, set_id: str) -> WorkerProcess:
+        """An idle worker that has written nothing since its last reply (one that did is replaced)."""
+        while True:
+            worker = self._pool.acquire(set_id)
+            if not worker.has_unread():
+                return worker
+            worker.kill()
             self._pool.release(worker)
 
     def _request(self, worker: WorkerProcess, message: dict[str, Any],
@@ -242,6 +265,9 @@ class Sandbox:
         limit = 2 * policy.max_result_chars + 4 * policy.max_output_chars + (1 << 16)
         try:
             return worker.request(message, timeout_s=policy.timeout_s + policy.kill_grace_s, limit=limit)
+        except Stale:
+            worker.kill()
+            raise
         except Overrun:
             worker.kill()
             raise SandboxTimeout(policy.timeout_s, hard=True) from None
