@@ -12,7 +12,8 @@ import struct
 
 import pytest
 
-from fnforge.sandbox import Sandbox, SandboxIsolationError, SandboxMemoryError, SandboxPolicy, SandboxViolation
+from fnforge.sandbox import (FunctionError, Sandbox, SandboxIsolationError, SandboxMemoryError, SandboxPolicy,
+                             SandboxViolation)
 from fnforge.sandbox.worker._seccomp import ALLOWED, program
 from fnforge.sandbox.worker._syscalls import AARCH64, X86_64, Architecture
 from tests.sandbox.conftest import one
@@ -67,6 +68,15 @@ HOOK_PROBES = [
     ("getframe", "import sys\nresult = sys._getframe()", "introspection"),
     ("raise-rlimit", "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))", "introspection"),
     ("ctypes", "import ctypes\nctypes.CDLL(None)", "native"),
+    # the ways to a frame, and from a frame to the worker that holds the audit hook (issue 11, finding 2)
+    ("traceback-frame", "try:\n    1 / 0\nexcept Exception as e:\n    result = e.__traceback__.tb_frame",
+     "introspection"),
+    ("generator-frame", "g = (x for x in [1])\nresult = g.gi_frame", "introspection"),
+    ("getframe-caller", "import sys\nresult = sys._getframe(3)", "introspection"),
+    ("gc-walk", "import gc\nresult = len(gc.get_objects())", "introspection"),
+    ("gc-referrers", "import gc\nresult = len(gc.get_referrers(gc))", "introspection"),
+    ("settrace", "import sys\nsys.settrace(lambda *a: None)", "introspection"),
+    ("current-frames", "import sys\nresult = len(sys._current_frames())", "introspection"),
 ]
 
 
@@ -75,6 +85,28 @@ def test_audit_hook_rejects_raw_escape(probe_sandbox, code: str, rule: str) -> N
     with pytest.raises(SandboxViolation) as caught:
         probe_sandbox._probe(code)
     assert caught.value.rule == rule
+
+
+def test_audit_hook_holds_no_switch_that_code_with_real_builtins_can_find(probe_sandbox) -> None:
+    code = ("import sys\nfound = 0\n"
+            "for name, module in list(sys.modules.items()):\n"
+            "    if name.startswith('fnforge.sandbox'):\n"
+            "        for value in list(vars(module).values()):\n"
+            "            for flag in ('untrusted', 'enforce', 'enforcing'):\n"
+            "                if hasattr(value, flag) and not isinstance(value, type):\n"
+            "                    setattr(value, flag, False)\n"
+            "                    found += 1\n"
+            "result = (found, open('/etc/passwd').read())")
+    with pytest.raises(SandboxViolation) as caught:
+        probe_sandbox._probe(code)
+    assert caught.value.rule == "file-read"
+
+
+def test_a_new_signal_handler_cannot_be_installed(bare_sandbox) -> None:
+    code = "import signal\nsignal.signal(signal.SIGUSR1, lambda number, frame: None)"
+    with pytest.raises(FunctionError) as caught:
+        bare_sandbox._probe(code)
+    assert caught.value.exc_type == "PermissionError"  # seccomp: a handler would be handed the interrupted frame
 
 
 def test_address_space_limit_stops_raw_allocation(bare_sandbox) -> None:
