@@ -19,9 +19,10 @@ builtins, module globals, frames, code or sandbox internals by *any* path.
   screened. Ranges, strings and containers whose items all have known
   harmless types (checked in one pass in C) are iterated natively.
 - ``_call_`` (every call in sandboxed code, see ``gate/_transformer.py``):
-  a sandboxed function, a method of a sandboxed class, a sandboxed class or
-  a pure builtin (``len``, ``math.sqrt``, ``str.split``...) is called as it
-  is. Anything else is library code: the callee, each argument and the
+  a sandboxed function, a method of a sandboxed class, a sandboxed class,
+  ``lru_cache``/``partial`` of a sandboxed function or a pure builtin
+  (``len``, ``math.sqrt``, ``str.split``...) is called as it is (no extra
+  frame: recursion keeps its depth). Anything else is library code: the callee, each argument and the
   result are screened, so a refused value can be neither called nor passed on.
 - ``_write_``: allow-list of mutable *types* (dict, list, set, bytearray,
   the collections types, numpy arrays, sympy mutable matrices,
@@ -86,6 +87,10 @@ _PURE_OPERATORS = (
     "abs add and_ contains countOf eq floordiv ge gt index indexOf inv invert is_ is_not le lshift lt "
     "matmul mod mul ne neg not_ or_ pos pow rshift sub truediv truth xor"
 ).split()
+_WRAPPERS: dict[type, Callable[[Any], Any]] = {
+    functools._lru_cache_wrapper: lambda f: f.__wrapped__,  # what @lru_cache and @cache return
+    functools.partial: lambda f: f.func,  # its bound arguments were screened when it was made
+}
 _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
     "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "@=": operator.imatmul,
@@ -249,6 +254,8 @@ class _Guards:
                 return func
         elif kind is type and (func in self.monitor.classes or func in _PURE):
             return func
+        elif kind in _WRAPPERS and self.monitor.is_sandbox_function(_WRAPPERS[kind](func)):
+            return func  # lru_cache/partial of a sandboxed function: recursion keeps its depth
         self.screen.check(func)
         return functools.partial(self._screened_call, func)
 

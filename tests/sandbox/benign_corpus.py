@@ -409,6 +409,25 @@ CORPUS: tuple[Case, ...] = (
                 return k if k < 2 else fib(k - 1) + fib(k - 2)
             return [fib(i) for i in range(n)]
         ''', n=30),
+    case("deep_cached_recursion", '''
+        from functools import lru_cache
+
+        def deep_cached_recursion(n):
+            @lru_cache(maxsize=None)
+            def partitions(k, largest):
+                if k == 0:
+                    return 1
+                if k < 0 or largest == 0:
+                    return 0
+                return partitions(k - largest, largest) + partitions(k, largest - 1)
+            return partitions(n, n)
+        ''', n=400),
+    case("deep_plain_recursion", '''
+        def deep_plain_recursion(n):
+            def depth(k):
+                return 0 if k == 0 else 1 + depth(k - 1)
+            return depth(n)
+        ''', n=900),
     case("dict_memo_recursion", '''
         def dict_memo_recursion(n):
             memo = {}
