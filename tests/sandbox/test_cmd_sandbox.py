@@ -73,39 +73,39 @@ def test_check_uses_a_narrower_policy_of_fnforge_toml(tmp_path: Path) -> None:
     assert result.exit_code == 4 and "import of 'sympy' is not allowed; allowed modules: math" in result.stderr
 
 
-def test_check_keeps_the_users_limits_where_fnforge_toml_asks_for_more(tmp_path: Path) -> None:
-    (tmp_path / "fnforge.toml").write_text('[sandbox]\nallowed_modules = ["math", "random"]\n')
+def roll(tmp_path: Path, table: str = 'allowed_modules = ["math", "random"]') -> Path:
+    """A toolset whose fnforge.toml has ``table`` under [sandbox], and roll.py, which needs ``random``."""
+    (tmp_path / "fnforge.toml").write_text(f"[sandbox]\n{table}\n")
     path = tmp_path / "roll.py"
     path.write_text("import random\n\ndef roll(x):\n    return random.randint(1, 6)\n")
+    return path
+
+
+def test_check_keeps_the_users_limits_where_fnforge_toml_asks_for_more(tmp_path: Path) -> None:
+    path = roll(tmp_path)
     result = invoke("-C", str(tmp_path), "check", str(path))
     assert result.exit_code == 4 and "import of 'random' is not allowed" in result.stderr
     assert "warning: fnforge.toml asks for a wider sandbox than yours (modules random)" in result.stderr
 
 
 def test_check_uses_a_wider_policy_once_the_user_trusts_it(tmp_path: Path, user_config: Path) -> None:
-    (tmp_path / "fnforge.toml").write_text('[sandbox]\nallowed_modules = ["math", "random"]\n')
-    path = tmp_path / "roll.py"
-    path.write_text("import random\n\ndef roll(x):\n    return random.randint(1, 6)\n")
+    path = roll(tmp_path)
     trusted = invoke("-C", str(tmp_path), "trust", catch=False)
     assert "widens your limits: modules random" in trusted.stdout and user_config.is_file()
     assert invoke("-C", str(tmp_path), "check", str(path), catch=False).stdout == "ok\n"
 
 
 def test_trust_is_for_the_exact_table_and_an_edit_needs_it_again(tmp_path: Path) -> None:
-    (tmp_path / "fnforge.toml").write_text('[sandbox]\nallowed_modules = ["math", "random"]\n')
+    roll(tmp_path)
     invoke("-C", str(tmp_path), "trust", catch=False)
-    (tmp_path / "fnforge.toml").write_text('[sandbox]\nallowed_modules = ["math", "random"]\ntimeout_s = 500\n')
-    path = tmp_path / "roll.py"
-    path.write_text("import random\n\ndef roll(x):\n    return random.randint(1, 6)\n")
+    path = roll(tmp_path, 'allowed_modules = ["math", "random"]\ntimeout_s = 500')
     assert invoke("-C", str(tmp_path), "check", str(path)).exit_code == 4
 
 
 def test_trust_revoke_cuts_the_table_back_again(tmp_path: Path) -> None:
-    (tmp_path / "fnforge.toml").write_text('[sandbox]\nallowed_modules = ["math", "random"]\n')
+    path = roll(tmp_path)
     invoke("-C", str(tmp_path), "trust", catch=False)
     assert "No longer trusting" in invoke("-C", str(tmp_path), "trust", "--revoke", catch=False).stdout
-    path = tmp_path / "roll.py"
-    path.write_text("import random\n\ndef roll(x):\n    return random.randint(1, 6)\n")
     assert invoke("-C", str(tmp_path), "check", str(path)).exit_code == 4
 
 
@@ -118,9 +118,7 @@ def test_trust_says_when_there_is_nothing_to_trust(tmp_path: Path, user_config: 
 def test_users_own_limits_are_the_baseline(tmp_path: Path, user_config: Path) -> None:
     user_config.parent.mkdir()
     user_config.write_text('[sandbox]\nallowed_modules = ["math", "random"]\n')
-    (tmp_path / "fnforge.toml").write_text('[sandbox]\nallowed_modules = ["math", "random"]\n')
-    path = tmp_path / "roll.py"
-    path.write_text("import random\n\ndef roll(x):\n    return random.randint(1, 6)\n")
+    path = roll(tmp_path)
     result = invoke("-C", str(tmp_path), "check", str(path), catch=False)
     assert (result.stdout, result.stderr) == ("ok\n", "")
 

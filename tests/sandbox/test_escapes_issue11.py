@@ -26,7 +26,7 @@ from fnforge.sandbox import FunctionError, SandboxMemoryError, SandboxPolicy, Sa
 from fnforge.sandbox.runtime._monitor import PolicyViolation
 from fnforge.sandbox.runtime._runtime import Runtime
 from tests.sandbox.conftest import RawSet, one
-from tests.sandbox.test_escapes import CHECK, VIOLATION, Attack, a
+from tests.sandbox.test_escapes import CHECK, VIOLATION, Attack, a, assert_blocked
 
 REPRODUCER = '''import sympy
 import json
@@ -102,10 +102,7 @@ def test_reproducer_of_the_issue_does_not_reach_real_builtins(sandbox) -> None:
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[attack.id for attack in ATTACKS])
 def test_attack_is_blocked_with_expected_error(sandbox, attack: Attack) -> None:
-    with pytest.raises(attack.error) as caught:
-        sandbox.call(RawSet(f=attack.source), "f")
-    if attack.rule is not None:
-        assert isinstance(caught.value, SandboxViolation) and caught.value.rule == attack.rule
+    assert_blocked(sandbox, attack)
 
 
 def test_fake_memory_error_reports_the_functions_own_exception(sandbox) -> None:
