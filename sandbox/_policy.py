@@ -72,6 +72,8 @@ class SandboxPolicy:
             (``Sandbox.call(..., files=...)``); at most 32 MiB, since they cross
             the pipe base64-encoded inside one JSON request.
 
+    Every numeric limit is at most its value in :data:`MAXIMA` (``ValueError`` otherwise).
+
     Example:
         >>> SandboxPolicy(timeout_s=5.0).to_dict()["timeout_s"]
         5.0

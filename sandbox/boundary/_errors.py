@@ -10,8 +10,13 @@ Tree::
         ├── SandboxMemoryError        the call ran out of its address space (.limit_mb)
         ├── SandboxViolation          the code tried something the policy forbids (.rule)
         ├── FunctionError             the untrusted code raised (.exc_type, .message, .traceback)
-        ├── SandboxCrash              the worker died or broke the protocol (.detail)
-        └── SandboxIsolationError     the host cannot provide a core OS layer (.layers)
+        └── SandboxCrash              the worker died or broke the protocol (.detail)
+    SandboxIsolationError             exit 4; the host cannot provide a core OS layer (.layers, .missing)
+
+``SandboxIsolationError`` is not a ``SandboxError`` on purpose: code that
+handles a failed call (an agent showing the error to its model, the optimizer
+rejecting an action) catches ``SandboxError``, and must not swallow a host
+that cannot isolate any call at all: that stops the command.
 
 Every message is one line an LLM can act on. Caller misuse (a closed
 ``Sandbox``, non-JSON arguments) raises ``RuntimeError``/``TypeError``/
@@ -125,14 +130,16 @@ class SandboxCrash(SandboxError):
         super().__init__(f"the sandbox worker crashed: {detail}")
 
 
-class SandboxIsolationError(SandboxError):
+class SandboxIsolationError(FnforgeError):
     """Raised before any untrusted code runs when the host cannot provide a core OS layer.
 
     ``layers`` maps each layer to its state (``on`` or ``off: <reason>``), as
     ``Sandbox.isolation`` reports it; ``missing`` names the core layers that
-    are off. The opt-out is ``Sandbox(..., require_isolation=False)`` (the CLI:
+    are off. Not a ``SandboxError`` (see the module docstring). The opt-out is ``Sandbox(..., require_isolation=False)`` (the CLI:
     ``FNFORGE_SANDBOX_ISOLATION=best-effort``), which runs with the guards only.
     """
+
+    exit_code = 4
 
     def __init__(self, layers: dict[str, str], missing: tuple[str, ...]) -> None:
         self.layers = dict(layers)

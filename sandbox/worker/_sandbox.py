@@ -151,7 +151,8 @@ class Sandbox:
             SandboxCheckError: the function's source fails the static gate.
             SandboxTimeout, SandboxMemoryError, SandboxViolation, FunctionError, SandboxCrash:
                 the call failed; see each class.
-            SandboxIsolationError: the host cannot isolate untrusted code (see ``require_isolation``).
+            SandboxIsolationError: the host cannot isolate untrusted code (see ``require_isolation``);
+                not a ``SandboxError``.
             TypeError: ``kwargs`` is not a JSON object with string keys.
             ValueError: ``files`` has a name that is not plain, a value that is not
                 bytes, or more bytes than the policy allows.

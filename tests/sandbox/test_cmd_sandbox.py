@@ -6,6 +6,7 @@ reads or writes the user's own config.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from fnforge import registry
-from fnforge.cli import cli
+from fnforge.cli import _cmd_sandbox, cli
 from fnforge.functions import Function, FunctionSet, write_dir
+from fnforge.sandbox import Sandbox
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
 
@@ -206,3 +208,27 @@ def test_call_trust_policy_runs_under_the_toolsets_own_table(tmp_path: Path) -> 
     assert "y" * 10_000 in narrowed.stderr and "y" * 10_001 not in narrowed.stderr
     assert "max_output_chars 50000 (instead of 10000)" in narrowed.stderr
     assert "y" * 20_000 in trusted.stderr and "warning" not in trusted.stderr
+
+
+def test_call_refuses_on_a_host_without_a_core_layer_and_names_the_opt_out(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_cmd_sandbox, "Sandbox", functools.partial(Sandbox, _skip_layers=("seccomp",)))
+    directory = toolset(tmp_path, function("double", "return 2 * x"))
+    result = invoke("-C", str(directory), "call", "double", "--args", '{"x": 2}')
+    assert (result.exit_code, result.stdout) == (4, "") and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: this host cannot isolate untrusted code (seccomp off: ")
+    assert "FNFORGE_SANDBOX_ISOLATION=best-effort" in result.stderr
+
+
+def test_call_runs_with_a_missing_layer_when_the_user_opts_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_cmd_sandbox, "Sandbox", functools.partial(Sandbox, _skip_layers=("seccomp",)))
+    monkeypatch.setenv("FNFORGE_SANDBOX_ISOLATION", "best-effort")
+    directory = toolset(tmp_path, function("double", "return 2 * x"))
+    assert invoke("-C", str(directory), "call", "double", "--args", '{"x": 2}', catch=False).stdout == "4\n"
+
+
+def test_an_unknown_isolation_setting_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FNFORGE_SANDBOX_ISOLATION", "off")
+    directory = toolset(tmp_path, function("double", "return 2 * x"))
+    result = invoke("-C", str(directory), "call", "double", "--args", '{"x": 2}')
+    assert result.exit_code == 2 and "FNFORGE_SANDBOX_ISOLATION must be" in result.stderr

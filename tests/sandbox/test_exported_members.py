@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 
 from fnforge import sandbox
+from fnforge.functions import FnforgeError
 
 LAYERS = {"boundary", "gate", "runtime", "worker"}
 
@@ -24,6 +25,12 @@ def test_exports_present_themselves_as_sandbox_members() -> None:
     assert {getattr(sandbox, n).__module__ for n in sandbox.__all__} == {"fnforge.sandbox"}
 
 
-def test_every_error_is_a_sandbox_error_with_exit_code_4() -> None:
-    errors = [getattr(sandbox, n) for n in sandbox.__all__ if n.endswith(("Error", "Timeout", "Violation", "Crash"))]
-    assert len(errors) == 9 and all(issubclass(e, sandbox.SandboxError) and e.exit_code == 4 for e in errors)
+def test_every_call_error_is_a_sandbox_error_with_exit_code_4() -> None:
+    errors = [getattr(sandbox, n) for n in sandbox.__all__ if n.endswith(("Error", "Timeout", "Violation", "Crash"))
+              and n != "SandboxIsolationError"]
+    assert len(errors) == 8 and all(issubclass(e, sandbox.SandboxError) and e.exit_code == 4 for e in errors)
+
+
+def test_isolation_error_is_not_a_call_error_so_call_handlers_do_not_swallow_it() -> None:
+    error = sandbox.SandboxIsolationError
+    assert not issubclass(error, sandbox.SandboxError) and issubclass(error, FnforgeError) and error.exit_code == 4
