@@ -234,9 +234,14 @@ class _Guards:
         return items
 
     def iter_unpack(self, iterable: Any, spec: dict[str, Any], _getiter_: Any = None) -> Iterator[Any]:
-        unpack = self.unpack
+        """``for a, b in iterable``: each item unpacked as :meth:`unpack` does (its fast case inlined)."""
+        unpack, safe, wanted = self.unpack, self.screen.safe, spec["min_len"]
+        simple = not spec["childs"]
         for item in self.getiter(iterable):
-            yield unpack(item, spec)
+            if simple and type(item) in (tuple, list) and len(item) == wanted and set(map(type, item)) <= safe:
+                yield item
+            else:
+                yield unpack(item, spec)
 
     # --- calls ----------------------------------------------------------------------------------
 
