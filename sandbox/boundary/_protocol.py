@@ -4,8 +4,9 @@ The worker's stdout and stderr go elsewhere, so nothing untrusted code
 prints can corrupt or forge a message. Each message is a 4-byte big-endian
 length and that many bytes of UTF-8 JSON. JSON only, both ways: never pickle.
 
-Messages are written with ``ensure_ascii`` (any text, even a lone surrogate,
-travels as an escape) and read with the bounded loader of
+Messages travel as UTF-8 (a text that holds a lone surrogate, which UTF-8
+cannot carry, is sent with ``\\u`` escapes instead) and are read with the
+bounded loader of
 ``fnforge.functions`` (size, depth, finite numbers, no lone surrogates), so a
 hostile worker cannot make the parent recurse, overflow or hold a string that
 breaks printing later. Every request carries a random ``id`` the reply must
@@ -52,7 +53,10 @@ def write_message(fd: int, message: dict[str, Any]) -> None:
     Raises:
         ValueError: the message holds a non-finite float (never sent half-written).
     """
-    body = json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+    try:
+        body = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the reader refuses it, but it must not break the writer
+        body = json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
     view = memoryview(_HEADER.pack(len(body)) + body)
     while view:
         written = os.write(fd, view)

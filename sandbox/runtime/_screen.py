@@ -42,7 +42,7 @@ from typing import Any
 
 from fnforge.sandbox.runtime._monitor import Monitor
 
-__all__ = ["BAD_MODULES", "Screen"]
+__all__ = ["BAD_MODULES", "Screen", "is_namespace"]
 
 BAD_MODULES = frozenset({
     "os", "posix", "nt", "sys", "subprocess", "_posixsubprocess", "socket", "_socket", "ctypes",

@@ -263,7 +263,8 @@ class Sandbox:
 
     def _exchange(self, worker: WorkerProcess, message: dict[str, Any]) -> tuple[dict[str, Any], float]:
         policy = self.policy
-        limit = 2 * policy.max_result_chars + 4 * policy.max_output_chars + (1 << 16)
+        # UTF-8 takes at most 4 bytes a character; an error carries at most a traceback of source lines.
+        limit = 4 * (policy.max_result_chars + policy.max_output_chars + policy.max_source_chars) + (1 << 16)
         try:
             return worker.request(message, timeout_s=policy.timeout_s + policy.kill_grace_s, limit=limit)
         except Stale:

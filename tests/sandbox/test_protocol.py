@@ -130,6 +130,11 @@ def test_bounded_loader_raises_only_its_own_error_for_any_bytes(data: bytes) -> 
         pass
 
 
+def test_a_large_non_ascii_result_fits_the_reply_limit(sandbox) -> None:
+    result = sandbox.call(one("return '字' * 500_000 + '😀' * 200_000"), "f")
+    assert (len(result.value), result.truncated) == (700_000, False)
+
+
 def test_write_message_escapes_lone_surrogates_for_the_wire() -> None:
     read_end, write_end = os.pipe()
     try:
