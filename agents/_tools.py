@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
-from fnforge.functions import FunctionSet
+from fnforge.functions import FunctionSet, load_json
 from fnforge.sandbox import CallResult, Sandbox, SandboxError
 from fnforge.tasks import Task, TaskDataError
 
@@ -68,7 +68,7 @@ def parse_arguments(raw: str) -> dict[str, Any]:
         value = json.loads(text)
         if isinstance(value, str):  # double-encoded: '"{\\"x\\": 1}"'
             value = json.loads(value) if value.strip() else {}
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: arguments nested thousands deep (issue 11)
         raise ArgumentsError(f"the arguments are not valid JSON ({exc}); "
                              'send one JSON object, e.g. {"x": 1}') from None
     if not isinstance(value, dict):
@@ -79,7 +79,7 @@ def parse_arguments(raw: str) -> dict[str, Any]:
 def _json_safe(args: dict[Any, Any]) -> dict[str, Any]:
     """``args`` with string keys and plain JSON values (no NaN/Infinity, tuples or sets)."""
     try:
-        return {str(k): v for k, v in json.loads(json.dumps(args, allow_nan=False)).items()}
+        return {str(k): v for k, v in load_json(json.dumps(args, allow_nan=False)).items()}  # bounded (issue 11)
     except (TypeError, ValueError):
         raise ArgumentsError("the arguments must hold plain JSON values "
                              "(no NaN, Infinity or other non-JSON values)") from None

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fnforge.functions import Function, FunctionSet, FunctionSpecError
+from fnforge.functions import Function, FunctionSet, FunctionSpecError, load_json
 from fnforge.sandbox import FunctionError, Sandbox, SandboxError, SandboxPolicy, check
 
 __all__ = [
@@ -151,7 +151,7 @@ def _decode(raw: str | dict[str, Any], *, what: str) -> Any:
         if not isinstance(value, str):
             return value
         try:
-            value = json.loads(value)
+            value = load_json(value)  # the optimizer LLM's output is untrusted: depth and size bounded (issue 11)
         except ValueError as exc:
             raise ActionRejected(f"{what} are not valid JSON: {exc}") from None
     return value
