@@ -159,8 +159,9 @@ class WorkerProcess:
         """Whether the worker wrote something nobody asked for (it is then never believed again)."""
         if self.killed or not self.ready:
             return False
-        readable, _, _ = select.select([self.rfd], [], [], 0)
-        return bool(readable)
+        poller = select.poll()  # not select.select: a busy parent's descriptors may pass 1024
+        poller.register(self.rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(0))
 
     def kill(self, *, wait: bool = False) -> None:
         """Kill the worker's process group now; reap it and remove its directory in the background."""
