@@ -15,6 +15,7 @@ from typing import Any
 
 from fnforge.agents._lenient import read_json_object
 from fnforge.agents._prompts import describe_tools, render
+from fnforge.functions import load_json
 
 __all__ = ["json_mode_messages", "parse_json_reply"]
 
@@ -50,7 +51,7 @@ def json_mode_messages(messages: Sequence[dict[str, Any]],
 def _call_text(call: dict[str, Any]) -> str:
     raw = call["function"].get("arguments") or "{}"
     try:
-        args: Any = json.loads(raw)
+        args: Any = load_json(raw)  # untrusted: depth and size bounded (issue 11)
     except ValueError:
         args = raw
     return json.dumps({"tool": call["function"]["name"], "arguments": args})

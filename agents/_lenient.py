@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fnforge.functions import load_json
+
 __all__ = ["CodeRead", "JSONRead", "read_call", "read_code", "read_json_object", "read_json_value"]
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
@@ -108,7 +110,15 @@ def _read_object(text: str, *, depth: int, repairs: tuple[str, ...]) -> JSONRead
         return _read_object(value, depth=depth + 1, repairs=(*repairs, "double encoding"))
     if not isinstance(value, dict):
         return JSONRead(None, f"the arguments must be a JSON object, not {_type_name(value)}; {EXAMPLE}")
+    try:  # the one bound on untrusted JSON (depth, size, finite numbers, no lone surrogates)
+        load_json(json.dumps(value, allow_nan=False, default=_unserializable))
+    except (ValueError, TypeError) as exc:
+        return JSONRead(None, f"the arguments cannot be used: {exc}; {EXAMPLE}")
     return JSONRead(value, repairs=repairs)
+
+
+def _unserializable(value: object) -> object:
+    raise TypeError(f"{_type_name(value)} is not a JSON value")
 
 
 def read_json_value(text: str) -> tuple[Any, str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fnforge.functions._codec import from_files, read_dir, to_files, write_dir
 from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
+from fnforge.functions._json import JSONInputError, load_json
 from fnforge.functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
 from fnforge.functions._validate import RESERVED_NAMES, validate_function
 
@@ -14,10 +15,12 @@ __all__ = [
     "FunctionSetDiff",
     "FunctionSetError",
     "FunctionSpecError",
+    "JSONInputError",
     "Problem",
     "RESERVED_NAMES",
     "canonical_json",
     "from_files",
+    "load_json",
     "read_dir",
     "to_files",
     "validate_function",

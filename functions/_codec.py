@@ -6,14 +6,18 @@ one trailing newline), so its Git tree hash is its identity.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 from fnforge.functions._errors import FunctionSpecError, Problem
+from fnforge.functions._json import JSONInputError, load_json
 from fnforge.functions._model import Function, FunctionSet, canonical_json
 
-__all__ = ["from_files", "read_dir", "to_files", "write_dir"]
+__all__ = ["MAX_FILE_BYTES", "from_files", "read_dir", "to_files", "write_dir"]
+
+MAX_FILE_BYTES = 1 << 20
+"""The largest ``<name>.py`` or ``<name>.json`` read (a spec of a few kB is typical; files are untrusted)."""
+_MAX_SPEC_DEPTH = 64
 
 
 def to_files(function_set: FunctionSet) -> dict[str, bytes]:
@@ -44,14 +48,22 @@ def from_files(files: Mapping[str, bytes]) -> FunctionSet:
 
 
 def _function_from(name: str, code: bytes, meta_bytes: bytes) -> Function:
+    for suffix, data in (("py", code), ("json", meta_bytes)):
+        if len(data) > MAX_FILE_BYTES:
+            raise FunctionSpecError(name, [Problem(rule="files", message=(
+                f"functions/{name}.{suffix} has {len(data)} bytes; the limit is {MAX_FILE_BYTES}"))])
     try:
-        meta = json.loads(meta_bytes.decode())
-        source = code.decode()
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
+        meta = load_json(meta_bytes, max_bytes=MAX_FILE_BYTES, max_depth=_MAX_SPEC_DEPTH)
+    except JSONInputError as exc:
         raise FunctionSpecError(
-            name, [Problem(rule="files", line=line, message=f"functions/{name}.json is not valid JSON: {exc}")]
-        ) from exc
+            name, [Problem(rule="files", message=f"functions/{name}.json is not valid JSON: {exc}")]
+        ) from None
+    try:
+        source = code.decode()
+    except UnicodeDecodeError as exc:
+        raise FunctionSpecError(
+            name, [Problem(rule="files", message=f"functions/{name}.py is not UTF-8 text ({exc.reason})")]
+        ) from None
     if not isinstance(meta, dict):
         raise FunctionSpecError(name, [Problem(rule="files", message=f"functions/{name}.json must hold an object")])
     return Function.from_dict({**meta, "name": name, "code": source})
@@ -78,5 +90,11 @@ def read_dir(directory: Path) -> FunctionSet:
     """
     if not directory.is_dir():
         return FunctionSet()
-    files = {p.name: p.read_bytes() for p in directory.iterdir() if p.suffix in (".py", ".json") and p.is_file()}
+    files = {p.name: _read_capped(p) for p in directory.iterdir() if p.suffix in (".py", ".json") and p.is_file()}
     return from_files(files)
+
+
+def _read_capped(path: Path) -> bytes:
+    """The file's bytes, or one byte more than the limit (so :func:`from_files` names the problem)."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_FILE_BYTES + 1)

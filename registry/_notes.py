@@ -33,10 +33,12 @@ def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, 
 
 
 def _decode(data: bytes) -> dict[str, Any]:
+    from fnforge.functions import JSONInputError, load_json  # here, to keep this hunk alone (issue 11)
+
     text = data.decode(errors="replace")
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = load_json(text, max_bytes=64 << 20)  # notes arrive with a clone: depth and size bounded
+    except JSONInputError:
         return {"text": text}  # a note someone wrote by hand: keep it, don't lose it
     return value if isinstance(value, dict) else {"value": value}
 

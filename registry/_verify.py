@@ -23,7 +23,6 @@ error is found, so a refused toolset never stays on disk.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fnforge.functions import FnforgeError, Function, Problem, from_files
+from fnforge.functions import FnforgeError, Function, JSONInputError, Problem, from_files, load_json
 from fnforge.registry._errors import RegistryError
 from fnforge.registry._notes import NOTES_REF
 from fnforge.registry._objects import EMPTY_TREE, STATUSES, Identity, parse_trailer_lines, parse_tree
@@ -351,8 +350,8 @@ def _note_findings(
 
 def _json_object(data: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(data.decode())
-    except (UnicodeDecodeError, ValueError):
+        value = load_json(data, max_bytes=64 << 20)  # depth and size bounded: the toolset is untrusted
+    except JSONInputError:
         return None
     return value if isinstance(value, dict) else None
 

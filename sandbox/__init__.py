@@ -1,38 +1,45 @@
-"""Where learned functions run: a static check, a guarded runtime and locked-down workers.
+"""Where learned functions run: a static gate, a guarded runtime, confined workers, a JSON boundary.
 
-Layers, each assuming the one above it has failed (DESIGN.md §4):
+Four layers, each assuming the one above it has failed (DESIGN.md §4), one
+subpackage each (internal: other packages use only the names below):
 
-1. :func:`check` — the static gate (size, shape, imports, RestrictedPython 9);
-2. the guarded runtime — RestrictedPython hooks, curated builtins, module
-   proxies, plain-math ``sympify``, a check of sympy's generated code and a
-   read-only ``open`` over the call's in-memory files (``_guards``,
-   ``_proxies``, ``_modules``, ``_codegen``, ``_files``);
-3. worker processes — network namespace, Landlock, seccomp, rlimits, dropped
-   capabilities, an audit hook, timers and hard kills (``_worker``, ``_oslayer``,
-   ``_audit``, ``_pool``);
-4. the boundary — JSON only, capped (``_boundary``, ``_protocol``).
+1. ``gate/`` — the static check (size, shape, imports, RestrictedPython 9;
+   every call rewritten through the runtime's call guard);
+2. ``runtime/`` — the guarded runtime: hooks that screen every value moving
+   between sandboxed and library code, curated builtins, module proxies,
+   plain-math ``sympify``, a check of sympy's generated code, numpy's
+   raw-memory constructors closed, a read-only ``open`` over the call's
+   in-memory files;
+3. ``worker/`` — the OS boundary and the pool: worker processes in a private
+   read-only root (mount namespace + ``pivot_root``), as an unprivileged uid,
+   with no capabilities, no new privileges, a seccomp allow-list, Landlock,
+   rlimits, an audit hook, timers and hard kills; workers die with their parent;
+4. ``boundary/`` — the protocol (length-prefixed JSON with request ids,
+   bounded decoding), the result encoder, the errors.
 
 Example:
-    >>> from sandbox import Sandbox, SandboxPolicy, check
+    >>> from fnforge.sandbox import Sandbox, SandboxPolicy, check
     >>> check("def f(x):\\n    return x + 1\\n", "f", SandboxPolicy())
     []
 """
 
 from __future__ import annotations
 
-from fnforge.sandbox._check import check
-from fnforge.sandbox._exceptions import (
+from fnforge.sandbox._policy import SandboxPolicy
+from fnforge.sandbox.boundary._errors import (
     FunctionError,
     SandboxCheckError,
     SandboxCrash,
     SandboxError,
+    SandboxIsolationError,
     SandboxMemoryError,
     SandboxTimeout,
     SandboxViolation,
     UnknownFunctionError,
 )
-from fnforge.sandbox._policy import SandboxPolicy
-from fnforge.sandbox._pool import CallResult, Sandbox
+from fnforge.sandbox.boundary._replies import CallResult
+from fnforge.sandbox.gate._check import check
+from fnforge.sandbox.worker._sandbox import Sandbox
 
 __all__ = [
     "CallResult",
@@ -41,6 +48,7 @@ __all__ = [
     "SandboxCheckError",
     "SandboxCrash",
     "SandboxError",
+    "SandboxIsolationError",
     "SandboxMemoryError",
     "SandboxPolicy",
     "SandboxTimeout",

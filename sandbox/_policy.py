@@ -3,6 +3,14 @@
 The defaults are the strictest useful settings (DESIGN.md §4); loosening
 takes an explicit policy, usually from the ``[sandbox]`` table of
 ``fnforge.toml`` through :meth:`SandboxPolicy.from_dict`.
+
+Every limit has a hard maximum (:data:`MAXIMA`): a policy beyond it is
+refused with a ``ValueError``, so no table can ask for a call that runs for
+days or a timer the OS cannot set (``timeout_s = 1e9`` once crashed the CLI
+with ``OverflowError``). A toolset's table is untrusted too: :meth:`narrowed`
+keeps a user's limits wherever the table asks for more, and
+:meth:`widening` names what it asked for (the CLI's ``fnforge trust``
+decides whether a table may widen).
 """
 
 from __future__ import annotations
@@ -13,12 +21,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fnforge.sandbox._modules import DEFAULT_MODULES, SUPPORTED_MODULES
+from fnforge.sandbox.runtime._modules import DEFAULT_MODULES, SUPPORTED_MODULES
 
-__all__ = ["SandboxPolicy"]
+__all__ = ["MAXIMA", "SandboxPolicy"]
 
 _SCHEMA_VERSION = 1
-_MAX_ATTACHMENT_BYTES = 32 * 1024 * 1024  # base64 of it stays well under the worker's 64 MiB request cap
+
+MAXIMA: dict[str, float] = {
+    "timeout_s": 600.0,
+    "kill_grace_s": 30.0,
+    "memory_mb": 16_384,
+    "max_output_chars": 10_000_000,
+    "max_result_chars": 16_000_000,
+    "max_result_depth": 100,
+    "max_source_chars": 1_000_000,
+    "max_ast_nodes": 200_000,
+    "max_ast_depth": 200,
+    "max_calls_per_worker": 1_000_000,
+    "max_sets_per_worker": 1_000,
+    "max_attachment_bytes": 32 * 1024 * 1024,  # base64 of it stays well under the worker's 64 MiB request cap
+}
+"""The hard maximum of every limit: no policy may go beyond it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +71,8 @@ class SandboxPolicy:
         max_attachment_bytes: total size of the files one call may be given
             (``Sandbox.call(..., files=...)``); at most 32 MiB, since they cross
             the pipe base64-encoded inside one JSON request.
+
+    Every numeric limit is at most its value in :data:`MAXIMA` (``ValueError`` otherwise).
 
     Example:
         >>> SandboxPolicy(timeout_s=5.0).to_dict()["timeout_s"]
@@ -90,14 +115,40 @@ class SandboxPolicy:
                 raise TypeError(f"{field.name} must be a number, not {type(value).__name__}")
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{field.name} must be a positive number, not {value!r}")
+            if value > MAXIMA[field.name]:
+                raise ValueError(f"{field.name} must be at most {MAXIMA[field.name]:g}, not {value:g}")
             if isinstance(field.default, int) and not isinstance(value, int):
                 raise TypeError(f"{field.name} must be an integer, not {value!r}")
             if isinstance(field.default, float):
                 object.__setattr__(self, field.name, float(value))
         if self.memory_mb < 256:
             raise ValueError("memory_mb must be at least 256 (numpy and sympy need about 200 MB)")
-        if self.max_attachment_bytes > _MAX_ATTACHMENT_BYTES:
-            raise ValueError(f"max_attachment_bytes must be at most {_MAX_ATTACHMENT_BYTES} (32 MiB)")
+
+    def widening(self, base: SandboxPolicy | None = None) -> tuple[str, ...]:
+        """What this policy allows beyond ``base`` (the strict default when omitted), one phrase each.
+
+        Example:
+            >>> SandboxPolicy(timeout_s=30.0).widening()
+            ('timeout_s 30 (instead of 2)',)
+        """
+        base = base or SandboxPolicy()
+        wider = [f"{name} {getattr(self, name):g} (instead of {getattr(base, name):g})"
+                 for name in MAXIMA if getattr(self, name) > getattr(base, name)]
+        extra = sorted(set(self.allowed_modules) - set(base.allowed_modules))
+        if extra:
+            wider.append(f"modules {', '.join(extra)}")
+        return tuple(wider)
+
+    def narrowed(self, base: SandboxPolicy) -> SandboxPolicy:
+        """This policy, but never looser than ``base``: each limit the smaller, modules the intersection.
+
+        Example:
+            >>> SandboxPolicy(timeout_s=600.0, memory_mb=512).narrowed(SandboxPolicy()).timeout_s
+            2.0
+        """
+        limits = {name: min(getattr(self, name), getattr(base, name)) for name in MAXIMA}
+        modules = tuple(m for m in self.allowed_modules if m in base.allowed_modules)  # parents stay in both
+        return SandboxPolicy(allowed_modules=modules, **limits)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as a TOML/JSON-safe dict (with ``schema_version``)."""

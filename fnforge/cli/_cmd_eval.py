@@ -20,6 +20,7 @@ from fnforge import registry
 from fnforge.agents import AgentConfig, LLMClient, LLMConfig
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import ToolsetConfig, load_config
+from fnforge.cli._terminal import visible_lines
 from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
                                   progress_bar)
 from fnforge.functions import FunctionSet
@@ -87,7 +88,7 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
     if as_json:
         click.echo(json.dumps({"commit": sha, **context, **report.to_dict()}, indent=2, ensure_ascii=False))
     else:
-        click.echo(_text(sha, selection.spec, split, report))
+        click.echo(visible_lines(_text(sha, selection.spec, split, report)))
 
 
 async def _evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, llm: LLMConfig,

@@ -17,6 +17,7 @@ import click
 from fnforge import registry
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config, sandbox_policy
+from fnforge.cli._terminal import visible, visible_lines
 from fnforge.functions import read_dir
 from fnforge.sandbox import SandboxCheckError, check
 
@@ -49,11 +50,11 @@ def _line(version: registry.Version, *, best: bool = False, ascii_only: bool = F
     epoch = f"e{version.epoch}" if version.epoch is not None else "-"
     mark = status_mark(version.status, ascii_only=ascii_only)
     tail = " [best]" if best else ""
-    return f"{version.short} {mark} {_score(version):>6} {epoch:>4}  {version.subject}{tail}"
+    return f"{version.short} {mark} {_score(version):>6} {epoch:>4}  {visible(version.subject)}{tail}"
 
 
 def _json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(visible_lines(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 @cli.command("init")
@@ -149,12 +150,12 @@ def show_command(app: AppContext, target: str, as_json: bool) -> None:
             if as_json:
                 _json(function.to_dict())
                 return
-            click.echo(f"# {function.name}  ({rev}:functions/{function.name}.py)")
-            click.echo(f"# {function.description}")
+            click.echo(visible(f"# {function.name}  ({rev}:functions/{function.name}.py)"))
+            click.echo(visible(f"# {function.description}"))
             if function.packages:
-                click.echo(f"# packages: {', '.join(function.packages)}")
+                click.echo(visible(f"# packages: {', '.join(function.packages)}"))
             click.echo("# parameters: " + json.dumps(function.parameters, sort_keys=True))
-            click.echo(function.code, nl=False)
+            click.echo(visible_lines(function.code), nl=False)
             return
         version = repo.version(rev)
         if as_json:
@@ -162,13 +163,13 @@ def show_command(app: AppContext, target: str, as_json: bool) -> None:
             return
         click.echo(f"commit {version.sha}")
         for key, value in version.trailers.items():
-            click.echo(f"{key}: {value}")
-        click.echo(f"\n    {version.subject}")
+            click.echo(visible(f"{key}: {value}"))
+        click.echo(f"\n    {visible(version.subject)}")
         for line in version.body.splitlines():
-            click.echo(f"    {line}".rstrip())
+            click.echo(f"    {visible(line)}".rstrip())
         click.echo(f"\n{len(function_set)} function(s):")
         for function in function_set:
-            click.echo(f"  {function.name}  {function.description.splitlines()[0]}")
+            click.echo(visible(f"  {function.name}  {(function.description.splitlines() or [''])[0]}"))
 
 
 @cli.command("diff")
@@ -181,7 +182,7 @@ def diff_command(app: AppContext, old: str, new: str) -> None:
     Example: fnforge diff best/main HEAD
     """
     with registry.open(app.directory) as repo:
-        click.echo(repo.diff(old, new), nl=False)
+        click.echo(visible_lines(repo.diff(old, new)), nl=False)
 
 
 @cli.command("rollback")
@@ -245,7 +246,7 @@ def branch_list_command(app: AppContext, as_json: bool = False) -> None:
         best = "best -"
         if info.best_sha is not None and info.best_score is not None:
             best = f"best {info.best_sha[:7]} {info.best_score:.4f}"
-        click.echo(f"{'*' if info.current else ' '} {info.name:<{width}}  {info.sha[:7]}  {best}")
+        click.echo(visible(f"{'*' if info.current else ' '} {info.name:<{width}}  {info.sha[:7]}  {best}"))
 
 
 @branch_group.command("delete")
@@ -275,7 +276,7 @@ def commit_command(app: AppContext, message: str, score: float | None, split: st
         _check_worktree(repo)
         version = repo.commit_worktree(message, score=score, split=split)
         changes = repo.read(version.parents[0]).diff(repo.read(version.sha))
-        click.echo(f"[{repo.head_branch} {version.short}] {version.subject} ({changes.describe()})")
+        click.echo(visible(f"[{repo.head_branch} {version.short}] {version.subject} ({changes.describe()})"))
 
 
 def _check_worktree(repo: registry.Repository) -> None:

@@ -1,6 +1,8 @@
-"""Sandbox commands: ``fnforge check`` and ``fnforge call``, the way a person debugs a function.
+"""Sandbox commands: ``fnforge check``, ``fnforge call`` and ``fnforge trust``.
 
-Library equivalents: :func:`sandbox.check` and :meth:`sandbox.Sandbox.call`.
+Library equivalents: :func:`sandbox.check`, :meth:`sandbox.Sandbox.call` and
+``SandboxPolicy.narrowed``/``widening`` (``fnforge trust`` only records a
+decision in the user's config, see ``_config.py``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,18 @@ from typing import Any
 import click
 
 from fnforge import registry
+from fnforge.cli._config import choose_policy, load_config, load_user_config, require_isolation, sandbox_policy
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._config import load_config, sandbox_policy
-from fnforge.functions import FunctionSet, read_dir
+from fnforge.cli._terminal import visible_lines
+from fnforge.functions import FunctionSet, JSONInputError, load_json, read_dir
 from fnforge.sandbox import Sandbox, SandboxCheckError, check
 
 __all__: list[str] = []
+
+_MAX_ARGS_BYTES = 1 << 20
+_MAX_ARGS_DEPTH = 64
+_TRUST_HELP = ("Run under the toolset's own fnforge.toml [sandbox] table even where it asks for more than your "
+               "limits, for this command only (see fnforge trust).")
 
 
 @cli.command("check")
@@ -28,7 +36,8 @@ def check_command(app: AppContext, file: Path, name: str | None) -> None:
     """Check one function's source against the sandbox rules, without running it.
 
     Prints "ok", or exits 4 with every problem and its line. The policy is the
-    [sandbox] table of fnforge.toml in the toolset directory (-C), if any.
+    [sandbox] table of fnforge.toml in the toolset directory (-C), within your
+    limits (see fnforge trust).
 
     Example: fnforge check functions/solve.py
     """
@@ -47,34 +56,64 @@ def check_command(app: AppContext, file: Path, name: str | None) -> None:
 @cli.command("call")
 @click.argument("name")
 @click.option("--args", "args_json", default="{}", show_default=True, metavar="JSON",
-              help="Keyword arguments as one JSON object.")
+              help="Keyword arguments as one JSON object (at most 1 MiB, nested at most 64 deep).")
 @click.option("--rev", help="Take the function set from this commit (default: the functions/ folder).")
+@click.option("--trust-policy", is_flag=True, help=_TRUST_HELP)
 @pass_app
-def call_command(app: AppContext, name: str, args_json: str, rev: str | None) -> None:
+def call_command(app: AppContext, name: str, args_json: str, rev: str | None, trust_policy: bool) -> None:
     """Run one function of the toolset in the sandbox and print its result as JSON.
 
     What the function prints goes to stderr; a failure is one line naming its
     kind (timeout, memory, violation, the function's own exception) and exits 4.
+    Control characters in the output are shown as \\uXXXX escapes. The OS
+    layers must be available; FNFORGE_SANDBOX_ISOLATION=best-effort opts out.
 
     Example: fnforge call solve_quadratic --args '{"a": 1, "b": -3, "c": 2}'
     """
     arguments = _arguments(args_json)
-    policy = sandbox_policy(load_config(app.directory))
+    policy = sandbox_policy(load_config(app.directory), trust=trust_policy)
     function_set = _function_set(app.directory, rev)
-    with Sandbox(policy, workers=1, spares=0) as sandbox:
+    with Sandbox(policy, workers=1, spares=0, require_isolation=require_isolation()) as sandbox:
         result = sandbox.call(function_set, name, arguments)
     if result.stdout:
-        click.echo(result.stdout, err=True, nl=not result.stdout.endswith("\n"))
-    click.echo(json.dumps(result.value, ensure_ascii=False))
+        click.echo(visible_lines(result.stdout), err=True, nl=not result.stdout.endswith("\n"))
+    click.echo(visible_lines(json.dumps(result.value, ensure_ascii=False)))
     if result.truncated:
         click.echo("[the sandbox cut this result or its output]", err=True)
 
 
+@cli.command("trust")
+@click.option("--revoke", is_flag=True, help="Stop trusting the table (it is cut back to your limits again).")
+@pass_app
+def trust_command(app: AppContext, revoke: bool) -> None:
+    """Trust this toolset's fnforge.toml [sandbox] table, exactly as it is now, to widen your limits.
+
+    A toolset's table may always narrow the sandbox; where it asks for more
+    (a longer timeout, more memory, another module), fnforge runs it within
+    your limits until you trust it. This records the table's SHA-256 in your
+    user config (see the README); editing the table makes it untrusted again.
+
+    Example: fnforge -C math trust
+    """
+    user = load_user_config()
+    choice = choose_policy(load_config(app.directory), user=user)
+    if revoke:
+        user.with_trust(choice.digest, trusted=False).save()
+        click.echo(f"No longer trusting this [sandbox] table ({choice.digest[:19]}); recorded in {user.path}")
+        return
+    if not choice.widening:
+        click.echo("Nothing to trust: this [sandbox] table asks for no more than your limits.")
+        return
+    user.with_trust(choice.digest, trusted=True).save()
+    click.echo(f"Trusting this [sandbox] table ({choice.digest[:19]}), which widens your limits: "
+               f"{'; '.join(choice.widening)}; recorded in {user.path}")
+
+
 def _arguments(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"not valid JSON ({exc})", param_hint="--args") from None
+        value = load_json(text, max_bytes=_MAX_ARGS_BYTES, max_depth=_MAX_ARGS_DEPTH)
+    except JSONInputError as exc:
+        raise click.BadParameter(f"not usable JSON ({exc})", param_hint="--args") from None
     if not isinstance(value, dict):
         raise click.BadParameter("must be a JSON object, e.g. '{\"x\": 1}'", param_hint="--args")
     return value

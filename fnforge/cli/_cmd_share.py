@@ -22,9 +22,10 @@ from fnforge import registry, sandbox
 from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._cmd_study import _agent_options, branch_domain
-from fnforge.cli._config import CONFIG_FILE, ConfigError, load_config, sandbox_policy
+from fnforge.cli._config import CONFIG_FILE, ConfigError, choose_policy, load_config, require_isolation, sandbox_policy
+from fnforge.cli._terminal import visible, visible_lines
 from fnforge.cli._runtime import data_option, llm_config, llm_options, open_eval_cache
-from fnforge.functions import FnforgeError
+from fnforge.functions import FnforgeError, load_json
 from fnforge.optimizer import Report, evaluate
 from fnforge.registry import (
     BISECT_REV, EXPORT_FORMATS, FunctionCheck, UnverifiedToolset, Verification, bisect_run, blame_function,
@@ -44,7 +45,7 @@ def _gate(trust_policy: bool) -> tuple[Callable[[registry.Repository], FunctionC
     """A ``gate(repo) -> check`` and the words naming the policy it checks under."""
 
     def gate(repo: registry.Repository) -> FunctionCheck:
-        policy = sandbox_policy(load_config(repo.path)) if trust_policy else sandbox.SandboxPolicy()
+        policy = sandbox_policy(load_config(repo.path), trust=True) if trust_policy else sandbox.SandboxPolicy()
         return lambda function: sandbox.check(function.code, function.name, policy)
 
     words = "the toolset's own [sandbox] policy" if trust_policy else "the strict default sandbox policy"
@@ -52,21 +53,21 @@ def _gate(trust_policy: bool) -> tuple[Callable[[registry.Repository], FunctionC
 
 
 def _widening(repo: registry.Repository) -> str | None:
-    """A hint when the toolset's fnforge.toml allows modules the default policy does not."""
+    """A hint when the toolset's fnforge.toml asks for more than the default sandbox limits."""
     try:
-        policy = sandbox_policy(load_config(repo.path))
+        wider = choose_policy(load_config(repo.path)).requested.widening()
     except ConfigError as exc:
         return f"its fnforge.toml cannot be read: {exc}"
-    extra = sorted(set(policy.allowed_modules) - set(sandbox.SandboxPolicy().allowed_modules))
-    if extra:
-        return f"its fnforge.toml also allows {', '.join(extra)}; pass --trust-policy to check under it"
+    if wider:
+        return (f"its fnforge.toml asks for more than the default sandbox limits ({'; '.join(wider)}); "
+                "fnforge runs it within your limits unless you run: fnforge -C DIR trust")
     return None
 
 
 def _report(verification: Verification, policy_words: str) -> None:
     click.echo(f"{verification.summary()} (under {policy_words})")
     for finding in verification.findings:
-        click.echo(f"  {finding}")
+        click.echo(f"  {visible(finding)}")
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -140,12 +141,16 @@ def clone_command(app: AppContext, url: str, directory: Path, trust_policy: bool
         repo, verification = clone_verified(url, target, gate=gate)
     except UnverifiedToolset as exc:
         for finding in exc.verification.errors[1:]:
-            click.echo(f"  {finding}", err=True)
+            click.echo(f"  {visible(finding)}", err=True)
         raise
     with repo:
         branches = repo.branches()
-        click.echo(f"Cloned {url} into {repo.path}: {len(branches)} branch(es): {', '.join(branches)}")
+        click.echo(f"Cloned {visible(url)} into {repo.path}: {len(branches)} branch(es): "
+                   f"{visible(', '.join(branches))}")
         _report(verification, words)
+        hint = _widening(repo)
+        if hint:
+            click.echo(f"note: {hint}", err=True)
 
 
 @cli.command("verify")
@@ -180,7 +185,7 @@ def verify_command(app: AppContext, trust_policy: bool, as_json: bool) -> None:
             shown = verification.errors[0]  # the error message gives it
             for finding in verification.findings:
                 if finding is not shown:
-                    click.echo(f"  {finding}", err=True)
+                    click.echo(f"  {visible(finding)}", err=True)
         if hint:
             click.echo(f"hint: {hint}", err=True)
         raise UnverifiedToolset(where, verification)
@@ -205,14 +210,14 @@ def blame_command(app: AppContext, name: str, rev: str, as_json: bool) -> None:
     with registry.open(app.directory) as repo:
         lines = blame_function(repo, name, rev=rev)
     if as_json:
-        click.echo(json.dumps([line.to_dict() for line in lines], indent=2, ensure_ascii=False))
+        click.echo(visible_lines(json.dumps([line.to_dict() for line in lines], indent=2, ensure_ascii=False)))
         return
     runs = max((len(line.run or "-") for line in lines), default=1)
     for line in lines:
         epoch = f"e{line.epoch}" if line.epoch is not None else "-"
         score = f"{line.score:.4f}" if line.score is not None else "-"
-        click.echo(f"{line.short} {epoch:>4} {line.status or '-':<8} {score:>6} {line.run or '-':<{runs}} "
-                   f"{line.number:>3}| {line.text}")
+        click.echo(f"{line.short} {epoch:>4} {visible(line.status or '-'):<8} {score:>6} "
+                   f"{visible(line.run or '-'):<{runs}} {line.number:>3}| {visible_lines(line.text)}")
 
 
 # -- bisect ---------------------------------------------------------------------------------------
@@ -272,8 +277,8 @@ def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, s
         click.echo(f"Could not decide between: {', '.join(c[:7] for c in result.candidates)} (skipped versions)")
         return
     epoch = f"epoch {first.epoch}" if first.epoch is not None else "no epoch"
-    click.echo(f"First bad version: {first.short} {first.subject} ({first.status or '-'}, {epoch}, "
-               f"run {first.run or '-'})")
+    click.echo(f"First bad version: {first.short} {visible(first.subject)} ({visible(first.status or '-')}, "
+               f"{epoch}, run {visible(first.run or '-')})")
 
 
 def _last_good(repo: registry.Repository, bad: str, ids: list[str]) -> str:
@@ -302,7 +307,7 @@ def bisect_step_command(app: AppContext, plan_file: Path) -> None:
     Example: fnforge bisect-step .git/fnforge/bisect/plan-123.json
     """
     try:
-        code = _judge(app, json.loads(plan_file.read_text(encoding="utf-8")))
+        code = _judge(app, load_json(plan_file.read_bytes(), max_bytes=64 << 20))
     except (FnforgeError, OSError, ValueError) as exc:
         click.echo(f"Error: {exc}", err=True)
         code = 255
@@ -313,12 +318,12 @@ def _judge(app: AppContext, plan: dict[str, Any]) -> int:
     with registry.open(app.directory) as repo:
         version = repo.version(BISECT_REV)
         if version.status == "rejected":
-            click.echo(f"{version.short} {version.subject}: rejected trial, skipped")
+            click.echo(f"{version.short} {visible(version.subject)}: rejected trial, skipped")
             return 125
         try:
             function_set = repo.read(version.sha)
         except FnforgeError as exc:
-            click.echo(f"{version.short}: unreadable function set ({exc}), skipped")
+            click.echo(f"{version.short}: unreadable function set ({visible(exc)}), skipped")
             return 125
         state_dir = repo.state_dir
     tasks = [Task(**{**t, "attachments": tuple(t.get("attachments", ()))}) for t in plan["tasks"]]
@@ -327,7 +332,8 @@ def _judge(app: AppContext, plan: dict[str, Any]) -> int:
 
     async def run() -> Report:
         async with LLMClient(llm) as client:
-            with closing(sandbox.Sandbox(sandbox.SandboxPolicy.from_dict(plan["policy"]), workers=1)) as box:
+            with closing(sandbox.Sandbox(sandbox.SandboxPolicy.from_dict(plan["policy"]), workers=1,
+                                         require_isolation=require_isolation())) as box:
                 return await evaluate(function_set, tasks, AgentConfig(**plan["agent"]), client=client,
                                       sandbox=box, cache=open_eval_cache(state_dir, enabled=plan["use_cache"]),
                                       concurrency=plan["concurrency"])
@@ -335,5 +341,5 @@ def _judge(app: AppContext, plan: dict[str, Any]) -> int:
     report = asyncio.run(run())
     failed = [r.task_id for r in report.results if not r.correct]
     verdict = f"fails {', '.join(failed)}" if failed else "solves every task"
-    click.echo(f"{version.short} {version.subject}: {verdict}")
+    click.echo(f"{version.short} {visible(version.subject)}: {visible(verdict)}")
     return 1 if failed else 0

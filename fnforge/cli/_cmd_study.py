@@ -23,6 +23,7 @@ from fnforge import registry
 from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config
+from fnforge.cli._terminal import visible
 from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
                                   progress_bar)
 from fnforge.optimizer import Report
@@ -165,7 +166,7 @@ def domains_command(app: AppContext, as_json: bool) -> None:
         f"{r['last_run']} ({r['last_run_time']})" if r["last_run"] else "-") for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
-        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+        click.echo(visible("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()))
 
 
 def _short(spec: str) -> str:
@@ -272,11 +273,11 @@ def merge_command(app: AppContext, branch: str, prefer: str, **options: Any) -> 
             repo, branch, prefer=prefer, ours_domain=ours, theirs_domain=theirs, agent_config=_agent(options, config),
             client=client, sandbox=sandbox, cache=cache, concurrency=options["concurrency"]))
     version, result = outcome.version, outcome.plan.result
-    click.echo(f"[{ours_name} {version.short}] {version.subject}")
+    click.echo(visible(f"[{ours_name} {version.short}] {version.subject}"))
     for conflict in result.conflicts:
         kept = ", ".join(conflict.kept) or "nothing"
-        click.echo(f"  conflict {conflict.name}: ours {conflict.ours}, theirs {conflict.theirs} -> "
-                   f"{outcome.prefer}: kept {kept}")
+        click.echo(visible(f"  conflict {conflict.name}: ours {conflict.ours}, theirs {conflict.theirs} -> "
+                           f"{outcome.prefer}: kept {kept}"))
     click.echo(f"  {len(result.function_set)} functions; score {outcome.ours.accuracy:.4f} on {ours.label} "
                f"(ours), {outcome.theirs.accuracy:.4f} on {theirs.label} (theirs)")
 
@@ -302,5 +303,5 @@ def report_command(app: AppContext, branch: str | None, run_id: str | None, out_
         target = out_dir if out_dir.is_absolute() else app.directory / out_dir
         index = write_report(report, target)
     for line in summary_lines(report):
-        click.echo(line)
+        click.echo(visible(line))
     click.echo(f"Wrote {index}")

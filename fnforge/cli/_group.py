@@ -15,13 +15,14 @@ from typing import Any
 
 import click
 
+from fnforge.cli._terminal import visible
 from fnforge.functions import FnforgeError
 
 __all__ = ["COMMAND_MODULES", "AppContext", "FnforgeGroup", "cli", "main", "pass_app"]
 
 COMMAND_MODULES = {
     **dict.fromkeys(("init", "log", "best", "show", "diff", "rollback", "branch", "commit"), "registry"),
-    **dict.fromkeys(("check", "call"), "sandbox"),
+    **dict.fromkeys(("check", "call", "trust"), "sandbox"),
     "eval": "eval",
     "train": "train",
     **dict.fromkeys(("export", "clone", "verify", "blame", "bisect", "bisect-step"), "share"),
@@ -57,7 +58,7 @@ class FnforgeGroup(click.Group):
         except FnforgeError as exc:
             if ctx.obj is not None and ctx.obj.debug:
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {visible(str(exc))}", err=True)
             sys.exit(exc.exit_code)
 
 

@@ -18,6 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from fnforge.cli._terminal import visible
 from fnforge.optimizer import (
     Phase, PhaseStarted, RunFinished, RunStarted, RunStop, RunSummary, Spend, StepFinished, StepStatus, TaskDone,
     TrainEvent,
@@ -54,7 +55,7 @@ def step_line(event: StepFinished) -> str:
     commit = (event.commit or "-")[:7]
     tail = f" (rolled back: {event.rollback[:7]})" if event.rollback else ""
     return (f"step {event.step:>3}  {event.status.value:<9} train {event.score:.4f}  best {event.best_score:.4f}  "
-            f"opt {_requests(event):>2}  {commit:<7}  {event.subject}{tail}")
+            f"opt {_requests(event):>2}  {commit:<7}  {visible(event.subject)}{tail}")
 
 
 def _started_line(event: RunStarted) -> str:
@@ -192,5 +193,5 @@ class LiveView:
             style = _STYLE[row.status]
             table.add_row(str(row.step), str(row.epoch), Text(f"{_MARK[row.status]} {row.status.value}", style=style),
                           f"{row.score:.4f}", f"{row.best_score:.4f}", _requests(row), (row.commit or "-")[:7],
-                          row.subject + (f" (rolled back: {row.rollback[:7]})" if row.rollback else ""))
+                          visible(row.subject) + (f" (rolled back: {row.rollback[:7]})" if row.rollback else ""))
         return table

@@ -39,7 +39,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fnforge.agents import LLMConfig
-from fnforge.cli._config import ConfigError, ToolsetConfig, sandbox_policy
+from fnforge.cli._config import ConfigError, ToolsetConfig, require_isolation, sandbox_policy
 from fnforge.optimizer import EvalCache
 from fnforge.sandbox import Sandbox
 
@@ -169,10 +169,10 @@ def open_sandbox(config: ToolsetConfig, *, workers: int = 2) -> Sandbox:
     spawns no process. Close it when done.
 
     Raises:
-        ConfigError: the ``[sandbox]`` table is bad.
+        ConfigError: the ``[sandbox]`` table is bad (or ``FNFORGE_SANDBOX_ISOLATION`` is).
     """
     cap = min(MAX_SANDBOX_WORKERS, os.cpu_count() or 1)
-    return Sandbox(sandbox_policy(config), workers=max(1, min(workers, cap)))
+    return Sandbox(sandbox_policy(config), workers=max(1, min(workers, cap)), require_isolation=require_isolation())
 
 
 def open_eval_cache(state_dir: Path, *, enabled: bool = True) -> EvalCache | None:

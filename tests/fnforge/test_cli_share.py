@@ -86,7 +86,7 @@ def test_verify_refuses_a_module_only_the_toolset_policy_allows(
         refused = run(env, "-C", str(repo.path), "verify")
         trusted = ok(env, "-C", str(repo.path), "verify", "--trust-policy")
     assert refused.exit_code == 3 and "function 'dice' (tip of main): line 1: import of 'random'" in refused.stderr
-    assert "hint: its fnforge.toml also allows random; pass --trust-policy" in refused.stderr
+    assert "hint: its fnforge.toml asks for more than the default sandbox limits (modules random)" in refused.stderr
     assert "0 errors" in trusted.stdout
 
 

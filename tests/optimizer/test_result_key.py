@@ -76,7 +76,7 @@ def test_code_identity_changes_with_a_library_version(library: str, monkeypatch:
 
 @pytest.mark.parametrize("path", ["agents/prompt_tool.txt", "agents/prompt_react.txt", "agents/prompt_json_tools.txt",
                                   "agents/_prompts.py", "agents/_agent.py", "tasks/_extract.py", "tasks/_score.py",
-                                  "tasks/_math.py", "sandbox/_runtime.py", "functions/_model.py",
+                                  "tasks/_math.py", "runtime/_hooks.py", "functions/_model.py",
                                   "optimizer/_evaluation.py"])
 def test_source_files_do_include_the_default_prompts_scorers_and_runtime(path: str) -> None:
     assert path in {f"{f.parent.name}/{f.name}" for f in source_files()}

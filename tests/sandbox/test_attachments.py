@@ -65,9 +65,10 @@ ESCAPES = [
     Escape("wrapper-fileno", "getattr(open('a.txt'), 'fileno')()", FUNCTION, "AttributeError"),
     Escape("wrapper-write", "open('a.txt').write('x')", FUNCTION, "AttributeError"),
     Escape("wrapper-rename", "f = open('a.txt')\nf.name = '/etc/passwd'", VIOLATION, "write"),
-    Escape("wrapper-build-from-class", "type(open('a.txt'))(None, 'x', 'r', None)", FUNCTION, "TypeError"),
-    Escape("wrapper-subclass", "class F(type(open('a.txt'))):\n    pass", FUNCTION, "TypeError"),
-    Escape("wrapper-unbound-method", "type(open('a.txt')).read([1, 2])", FUNCTION, "TypeError"),
+    # type() of a file is the runtime's own class: the value screen refuses it (it was a TypeError before)
+    Escape("wrapper-build-from-class", "type(open('a.txt'))(None, 'x', 'r', None)", VIOLATION, "unsafe-value"),
+    Escape("wrapper-subclass", "class F(type(open('a.txt'))):\n    pass", VIOLATION, "unsafe-value"),
+    Escape("wrapper-unbound-method", "type(open('a.txt')).read([1, 2])", VIOLATION, "unsafe-value"),
     Escape("binary-with-encoding", "open('a.txt', 'rb', encoding='utf-8')", FUNCTION, "ValueError"),
     Escape("encoding-not-text", "open('a.txt', encoding='zlib').read()", FUNCTION, "LookupError"),
 ]

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from fnforge.sandbox._boundary import Encoder, cut_text
+from fnforge.sandbox.boundary._encoder import Encoder, cut_text
 
 
 def encode(value: object, *, max_chars: int = 10_000, max_depth: int = 20) -> tuple[object, bool]:

@@ -9,9 +9,10 @@ import mpmath  # type: ignore[import-untyped]
 import numpy
 import pytest
 
-from fnforge.sandbox._codegen import _Allowed, _problem
+from fnforge.sandbox.runtime._codegen import _Allowed, _problem
+from fnforge.sandbox.runtime._monitor import Monitor
 
-ALLOWED = _Allowed(numpy)
+ALLOWED = _Allowed(numpy, Monitor())
 MPMATH = {name: getattr(mpmath, name) for name in dir(mpmath) if not name.startswith("_")}
 NUMPY = {name: getattr(numpy, name) for name in dir(numpy) if not name.startswith("_")}
 

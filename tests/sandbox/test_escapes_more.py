@@ -56,7 +56,7 @@ ATTACKS = [
       FUNCTION, "python"),
     # --- process-global registries and shared containers (were poisonings of later calls) -----------
     a("sympy-singleton-subclass-replaces-S-Pi", SYMPY_PI, VIOLATION, "guard", "class"),
-    a("sympy-S-register", "import sympy\nclass GoldenRatio(sympy.Symbol):\n    pass\n"
+    a("sympy-S-register", "import sympy\nclass GoldenRatio:\n    pass\n"
       "sympy.S.register(GoldenRatio)", VIOLATION, "registry", "denied-attribute"),
     a("sympy-Q-register-handler", "import sympy\nsympy.Q.prime.register(sympy.Integer)(lambda e, a: False)",
       VIOLATION, "registry", "denied-attribute"),
@@ -97,9 +97,9 @@ ATTACKS = [
       "a.strides = (4,)\nreturn a[1]", VIOLATION, "numpy-guard", "numpy-memory"),
     a("numpy-subclass-set-strides", "import numpy as np\nclass A(np.ndarray):\n    pass\n"
       "a = np.array([1.5, 2.5], dtype=np.object_).view(A)\na.strides = (4,)\nreturn a[1]", VIOLATION,
-      "numpy-guard", "numpy-memory"),
+      "guard", "class"),  # library classes cannot be subclassed any more (issue 11)
     a("numpy-subclass-object-buffer", "import numpy as np\nclass A(np.ndarray):\n    pass\n"
-      "return A((1,), dtype=np.object_, buffer=bytearray(8))", VIOLATION, "numpy-guard", "numpy-memory"),
+      "return A((1,), dtype=np.object_, buffer=bytearray(8))", VIOLATION, "guard", "class"),
     a("numpy-flags-writeable", "import numpy as np\na = np.broadcast_to(np.zeros(1), (4,))\n"
       "a.flags.writeable = True", VIOLATION, "guard", "write"),
     a("numpy-dtype-assign-object", "import numpy as np\na = np.zeros(2, dtype=np.int64)\na.dtype = np.object_",
@@ -182,18 +182,14 @@ def test_numpy_arrays_keep_working_through_the_guarded_ndarray(sandbox) -> None:
     a = np.arange(6, dtype=np.float64)
     a.shape = (2, 3)
     a[0, 0] += 5
-    b = np.ndarray((2,), dtype=np.int64, buffer=bytearray(16))
+    b = np.ndarray((2,), dtype=np.int64)
+    b[0] = 0
     b[1] = 7
-    class Tagged(np.ndarray):
-        pass
-    t = np.zeros(2).view(Tagged)
-    t[0] = 1
     objs = np.array([1, 'x'], dtype=np.object_)
-    return [a, b, type(a) is np.ndarray, isinstance(t, np.ndarray), isinstance(a, Tagged),
-            issubclass(Tagged, np.ndarray), t, list(objs)]
+    return [a, b, type(a) is np.ndarray, isinstance(b, np.ndarray), issubclass(type(b), np.ndarray), list(objs)]
     """
     assert sandbox.call(one(body), "f").value == [
-        [[5.0, 1.0, 2.0], [3.0, 4.0, 5.0]], [0, 7], True, True, False, True, [1.0, 0.0], [1, "x"]]
+        [[5.0, 1.0, 2.0], [3.0, 4.0, 5.0]], [0, 7], True, True, True, [1, "x"]]
 
 
 def test_sympy_function_assumptions_still_work(sandbox) -> None:

@@ -7,9 +7,9 @@ import types
 
 import pytest
 
-from fnforge.sandbox._guards import Monitor, PolicyViolation
-from fnforge.sandbox._modules import DEFAULT_MODULES, DENIED, EXPOSED, SUBMODULES, SUPPORTED_MODULES
-from fnforge.sandbox._proxies import ModuleProxy, make_importer, plain_math
+from fnforge.sandbox.runtime._monitor import Monitor, PolicyViolation
+from fnforge.sandbox.runtime._modules import DEFAULT_MODULES, DENIED, EXPOSED, SUBMODULES, SUPPORTED_MODULES
+from fnforge.sandbox.runtime._proxies import ModuleProxy, make_importer, plain_math
 
 
 @pytest.mark.parametrize("module", sorted(set(EXPOSED) - {"__future__"}))

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from fnforge.sandbox import SandboxPolicy
+from fnforge.sandbox._policy import MAXIMA
 
 
 def test_policy_defaults_are_design_section_4() -> None:
@@ -50,3 +51,34 @@ def test_policy_is_frozen() -> None:
 def test_policy_rejects_bad_settings(data: dict, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         SandboxPolicy.from_dict(data)
+
+
+def test_every_numeric_limit_has_a_hard_maximum() -> None:
+    numeric = {f.name for f in dataclasses.fields(SandboxPolicy) if f.name != "allowed_modules"}
+    assert set(MAXIMA) == numeric
+    assert all(getattr(SandboxPolicy(), name) <= maximum for name, maximum in MAXIMA.items())
+
+
+@pytest.mark.parametrize("name", sorted(MAXIMA))
+def test_policy_rejects_a_limit_beyond_its_hard_maximum(name: str) -> None:
+    value = MAXIMA[name] * 10
+    with pytest.raises(ValueError, match=f"{name} must be at most"):
+        SandboxPolicy.from_dict({name: value if isinstance(getattr(SandboxPolicy(), name), float) else int(value)})
+
+
+@pytest.mark.parametrize("value", [1e9, 1e6, 10**12])
+def test_a_huge_timeout_is_a_value_error_not_an_overflow(value: float) -> None:
+    with pytest.raises(ValueError, match="timeout_s must be at most 600"):
+        SandboxPolicy(timeout_s=value)
+
+
+def test_narrowed_keeps_the_smaller_limit_and_the_common_modules() -> None:
+    wide = SandboxPolicy(timeout_s=600.0, memory_mb=512, allowed_modules=("math", "random", "numpy", "numpy.linalg"))
+    narrowed = wide.narrowed(SandboxPolicy())
+    assert (narrowed.timeout_s, narrowed.memory_mb, narrowed.allowed_modules) == (2.0, 512, ("math", "numpy"))
+
+
+def test_widening_names_each_limit_and_module_beyond_the_base() -> None:
+    wide = SandboxPolicy(timeout_s=30.0, kill_grace_s=0.5, allowed_modules=("math", "random"))
+    assert wide.widening() == ("timeout_s 30 (instead of 2)", "modules random")
+    assert SandboxPolicy().widening() == () and wide.narrowed(SandboxPolicy()).widening() == ()

@@ -21,15 +21,17 @@ def test_concurrent_calls_from_many_threads_are_all_correct(sandbox) -> None:
 
 
 def test_call_result_reports_its_duration(sandbox) -> None:
-    result = sandbox.call(one("return 1"), "f")
-    assert 0 < result.duration_s < 1
+    fs = one("return 1")
+    sandbox.call(fs, "f")  # the worker has loaded the set: the next call is one exchange
+    started = time.perf_counter()
+    result = sandbox.call(fs, "f")
+    assert 0 < result.duration_s <= time.perf_counter() - started
 
 
-def test_timeout_is_reported_and_a_replacement_serves_the_next_call(sandbox) -> None:
-    started = time.monotonic()
+def test_timeout_is_reported_by_the_soft_timer_and_a_replacement_serves_the_next_call(sandbox) -> None:
     with pytest.raises(SandboxTimeout) as caught:
         sandbox.call(one("while True:\n    pass"), "f")
-    assert caught.value.limit_s == 1.0 and time.monotonic() - started < 1.5
+    assert caught.value.limit_s == 1.0 and not caught.value.hard  # the worker's own timer answered
     assert sandbox.call(one("return 'alive'"), "f").value == "alive"
 
 
@@ -38,12 +40,13 @@ def test_run_code_timeout_is_reported(sandbox) -> None:
         sandbox.run_code(RawSet(), "while True:\n    pass")
 
 
-def test_worker_that_ignores_the_soft_timer_is_killed_at_the_hard_limit(probe_sandbox) -> None:
-    code = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"
+def test_worker_that_blocks_the_soft_timer_is_killed_at_the_hard_limit(probe_sandbox) -> None:
+    code = "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\nwhile True:\n    pass"
     started = time.monotonic()
     with pytest.raises(SandboxTimeout) as caught:
         probe_sandbox._probe(code)
-    assert caught.value.hard and 1.4 < time.monotonic() - started < 2.5
+    # The parent killed it (``hard``), and not before its deadline; an upper bound would only measure the load.
+    assert caught.value.hard and time.monotonic() - started >= TEST_POLICY.timeout_s + TEST_POLICY.kill_grace_s - 0.05
     assert probe_sandbox.call(one("return 2"), "f").value == 2
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from fnforge.functions import Problem
 from fnforge.sandbox import CallResult, SandboxError, SandboxPolicy, check
-from fnforge.sandbox._boundary import Encoder
+from fnforge.sandbox.boundary._encoder import Encoder
 from tests.sandbox.conftest import RawSet
 
 ATOMS = ["x", "1", "0", "-3", "2.5", "'s'", "[1, 2]", "{'k': 1}", "(1,)", "None", "True", "math", "np",

@@ -31,7 +31,21 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MODULES", "DENIED", "EXPOSED", "SUBMODULES", "SUPPORTED_MODULES"]
+__all__ = ["DEFAULT_MODULES", "DENIED", "EXPOSED", "SAFE_BUILTINS", "SUBMODULES", "SUPPORTED_MODULES"]
+
+SAFE_BUILTINS = frozenset((
+    "abs all any ascii bin bool bytearray bytes callable chr classmethod complex dict divmod "
+    "enumerate filter float format frozenset hash hex int isinstance issubclass iter len list map "
+    "max min next oct ord pow property range repr reversed round set slice sorted staticmethod "
+    "str sum tuple zip None True False Ellipsis NotImplemented __build_class__ "
+    "ArithmeticError AssertionError AttributeError BaseException BufferError EOFError Exception "
+    "FloatingPointError GeneratorExit ImportError IndexError KeyError KeyboardInterrupt "
+    "LookupError MemoryError NameError NotImplementedError OSError OverflowError RecursionError "
+    "ReferenceError RuntimeError StopIteration StopAsyncIteration SyntaxError SystemError "
+    "TimeoutError TypeError UnboundLocalError UnicodeDecodeError UnicodeEncodeError UnicodeError "
+    "ValueError ZeroDivisionError Warning UserWarning DeprecationWarning RuntimeWarning"
+).split())
+"""The builtins sandboxed code sees (plus guarded getattr/hasattr/type/__import__ and a read-only open)."""
 
 DEFAULT_MODULES: tuple[str, ...] = (
     "bisect", "cmath", "collections", "datetime", "decimal", "fractions", "functools", "heapq",
@@ -276,7 +290,8 @@ DENIED: dict[str, str] = {
     "numpy.fromfile": "file I/O", "numpy.load": "file I/O and pickles", "numpy.loadtxt": "file I/O",
     "numpy.save": "file I/O", "numpy.savetxt": "file I/O", "numpy.savez": "file I/O",
     "numpy.genfromtxt": "file I/O", "numpy.fromregex": "file I/O", "numpy.memmap": "file I/O",
-    "numpy.ctypeslib": "native memory access", "numpy.f2py": "runs compilers and processes",
+    "numpy.ctypeslib": "native memory access", "numpy.frombuffer": "raw memory",
+    "numpy.from_dlpack": "raw memory", "numpy.f2py": "runs compilers and processes",
     "numpy.lib": "file I/O and unchecked memory views", "numpy.testing": "process access",
     "numpy.bmat": "reads caller frames", "numpy.r_": "reads caller frames",
     "numpy.c_": "reads caller frames", "numpy.seterr": "process-global state",

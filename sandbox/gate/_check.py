@@ -38,26 +38,14 @@ from typing import Any, cast
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 
 from fnforge.functions import Problem
-from fnforge.sandbox._modules import DENIED, EXPOSED, SUBMODULES
 from fnforge.sandbox._policy import SandboxPolicy
-from fnforge.sandbox._transformer import FnforgeTransformer
+from fnforge.sandbox.gate._rules import attribute_problems, bound_names, import_problems, name_problems, shape_problems
+from fnforge.sandbox.gate._transformer import FnforgeTransformer
 
 __all__ = ["Compiled", "check", "compile_function", "compile_snippet"]
 
 SNIPPET = "<run_python>"
 
-_UNAVAILABLE = {
-    "open": "no file access", "input": "no console", "breakpoint": "no debugger",
-    "globals": "no namespace access", "locals": "no namespace access", "vars": "no namespace access",
-    "dir": "no introspection", "compile": "no code generation", "memoryview": "no raw memory",
-    "setattr": "assign attributes directly", "delattr": "delete attributes directly",
-    "object": "no base-object access", "super": "no base-class access", "id": "no addresses",
-    "help": "no console", "exit": "no interpreter control", "quit": "no interpreter control",
-    "copyright": "no console", "credits": "no console", "license": "no console",
-}
-_SNIPPET_NAMES = frozenset({"open"})  # in _UNAVAILABLE for functions, provided to snippets
-_NOT_CONSTANT = (ast.Call, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
-                 ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
 _RP_LINE = re.compile(r"^Line (\d+|None): (.*)$", re.S)
 
 
@@ -98,7 +86,7 @@ def compile_function(source: str, name: str, policy: SandboxPolicy) -> Compiled:
     tree, problems = _parse(source, f"{name}.py", policy)
     if tree is None:
         return Compiled(body=None, last=None, problems=tuple(problems))
-    problems += _shape(tree, name)
+    problems += shape_problems(tree, name)
     problems += _semantics(tree, policy, snippet=False)
     if not problems:
         code, problems = _restricted(compile_restricted_exec, source, f"{name}.py")
@@ -153,126 +141,12 @@ def _parse(source: str, filename: str, policy: SandboxPolicy) -> tuple[ast.Modul
     return tree, []
 
 
-def _shape(tree: ast.Module, name: str) -> list[Problem]:
-    problems, defs = [], 0
-    for index, stmt in enumerate(tree.body):
-        line = stmt.lineno
-        if isinstance(stmt, ast.FunctionDef) and stmt.name == name:
-            defs += 1
-            if defs > 1:
-                problems.append(Problem(rule="top-level", line=line,
-                                        message=f"'{name}' is defined twice; keep one definition"))
-        elif isinstance(stmt, ast.FunctionDef):
-            problems.append(Problem(rule="top-level", line=line, message=(
-                f"only one top-level def is allowed; move helper '{stmt.name}' inside '{name}'")))
-        elif isinstance(stmt, ast.AsyncFunctionDef):
-            problems.append(Problem(rule="top-level", line=line,
-                                    message="async functions are not allowed; use a plain def"))
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            continue
-        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and index == 0:
-            continue
-        elif isinstance(stmt, ast.Assign) and _is_constant(stmt.value):
-            continue
-        else:
-            problems.append(Problem(rule="top-level", line=line, message=(
-                f"top-level code may only be imports, a docstring, constant assignments "
-                f"(no calls) and the def of '{name}'; move this statement into '{name}'")))
-    if defs == 0:
-        problems.append(Problem(rule="missing-def", message=(
-            f"the source must define a top-level function named '{name}' (def {name}(...):)")))
-    return problems
-
-
-def _is_constant(value: ast.expr) -> bool:
-    return not any(isinstance(node, _NOT_CONSTANT) for node in ast.walk(value))
-
-
 def _semantics(tree: ast.Module, policy: SandboxPolicy, *, snippet: bool) -> list[Problem]:
     allowed = set(policy.allowed_modules)
-    shown = ", ".join(sorted(allowed))
-    problems: list[Problem] = []
-    aliases: dict[str, str] = {}
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name not in allowed:
-                    problems.append(_import_problem(node, alias.name, shown))
-                else:
-                    local = alias.asname or alias.name.split(".")[0]
-                    aliases[local] = alias.name if alias.asname else alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                problems.append(Problem(rule="import", line=node.lineno,
-                                        message="relative imports are not allowed"))
-            elif module != "__future__" and module not in allowed:
-                problems.append(_import_problem(node, module, shown))
-            else:
-                for alias in node.names:
-                    full = _resolve(module, alias.name, allowed)
-                    if full is None and alias.name != "*":
-                        problems.append(_attribute_problem(node, module, alias.name))
-                    elif full in EXPOSED:
-                        aliases[alias.asname or alias.name] = full
-        elif isinstance(node, (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef)):
-            args = node.args
-            bound.update(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs)
-            bound.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
-            if not isinstance(node, ast.Lambda):
-                bound.add(node.name)
-        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, (ast.ClassDef, ast.ExceptHandler)) and node.name:
-            bound.add(node.name)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-            owner = _module_of(node.value, aliases, allowed)
-            if owner is not None and _resolve(owner, node.attr, allowed) is None:
-                problems.append(_attribute_problem(node, owner, node.attr))
-        elif (isinstance(node, ast.Name) and node.id in _UNAVAILABLE and node.id not in bound
-              and not (snippet and node.id in _SNIPPET_NAMES)):
-            problems.append(Problem(rule="name", line=node.lineno, message=(
-                f"'{node.id}' is not available in the sandbox ({_UNAVAILABLE[node.id]})")))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id == "type" and len(node.args) + len(node.keywords) != 1):
-            problems.append(Problem(rule="name", line=node.lineno, message=(
-                "type() takes exactly one argument in the sandbox; classes are made with 'class'")))
+    problems, aliases = import_problems(tree, allowed)
+    problems += attribute_problems(tree, aliases, allowed)
+    problems += name_problems(tree, bound_names(tree), snippet=snippet)
     return problems
-
-
-def _resolve(module: str, attr: str, allowed: set[str]) -> str | None:
-    """The dotted name ``module.attr`` refers to, or None when the proxy hides it."""
-    if attr in SUBMODULES.get(module, ()):
-        return f"{module}.{attr}" if f"{module}.{attr}" in allowed else None
-    return f"{module}.{attr}" if attr in EXPOSED.get(module, ()) else None
-
-
-def _module_of(node: ast.expr, aliases: dict[str, str], allowed: set[str]) -> str | None:
-    if isinstance(node, ast.Name):
-        return aliases.get(node.id)
-    if isinstance(node, ast.Attribute):
-        parent = _module_of(node.value, aliases, allowed)
-        if parent is not None and node.attr in SUBMODULES.get(parent, ()):
-            full = f"{parent}.{node.attr}"
-            return full if full in allowed else None
-    return None
-
-
-def _import_problem(node: ast.stmt, module: str, shown: str) -> Problem:
-    return Problem(rule="import", line=node.lineno,
-                   message=f"import of '{module}' is not allowed; allowed modules: {shown}")
-
-
-def _attribute_problem(node: ast.AST, module: str, attr: str) -> Problem:
-    full = f"{module}.{attr}"
-    why = DENIED.get(full)
-    reason = f" ({why})" if why else " (not on the sandbox allow-list)"
-    if attr.startswith("_"):
-        reason = " (private names are never available)"
-    return Problem(rule="module-attribute", line=getattr(node, "lineno", None),
-                   message=f"{full} is not available in the sandbox{reason}")
 
 
 def _restricted(compiler: Any, source: Any, filename: str) -> tuple[types.CodeType | None, list[Problem]]:

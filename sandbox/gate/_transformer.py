@@ -1,4 +1,16 @@
-"""FnforgeTransformer: RestrictedPython's policy plus augmented item/attribute assignment.
+"""FnforgeTransformer: RestrictedPython's policy, every call guarded, and augmented item/attribute assignment.
+
+Every call goes through the runtime's ``_call_`` hook, which decides what
+is really called (``runtime/_hooks.py``): a sandboxed function as it is,
+library code with its callee, arguments and result screened::
+
+    f(x, *rest, k=1)   ->   _call_(f)(x, *rest, k=1)
+
+so ``*args``/``**kwargs`` need no ``_apply_`` any more. Calls the
+transformer itself generates (``_getattr_(...)``, ``_getiter_(...)``...) name
+hooks that sandboxed code cannot name, and are left alone. Unpack specs carry
+``star`` (whether the target has a starred name), so the unpack hook takes
+only the items a target without one needs.
 
 RestrictedPython 9 rejects ``counts[k] += 1`` and ``self.n += 1`` at compile
 time, which breaks ordinary table and counting code. This subclass rewrites
@@ -21,7 +33,8 @@ from __future__ import annotations
 import ast
 from typing import cast
 
-from RestrictedPython.transformer import INSPECT_ATTRIBUTES, IOPERATOR_TO_STR, RestrictingNodeTransformer
+from RestrictedPython.transformer import (INSPECT_ATTRIBUTES, IOPERATOR_TO_STR, RestrictingNodeTransformer,
+                                          copy_locations)
 
 __all__ = ["FnforgeTransformer"]
 
@@ -35,7 +48,22 @@ def _call(func: str, *args: ast.expr) -> ast.Call:
 
 
 class FnforgeTransformer(RestrictingNodeTransformer):
-    """RestrictedPython's transformer, allowing ``x[k] op= v`` and ``x.a op= v``."""
+    """RestrictedPython's transformer with guarded calls, allowing ``x[k] op= v`` and ``x.a op= v``."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval"):
+            self.error(node, f"{node.func.id.capitalize()} calls are not allowed.")
+        node = cast(ast.Call, self.node_contents_visit(node))
+        guarded = _call("_call_", node.func)
+        copy_locations(guarded, node.func)
+        node.func = guarded
+        return node
+
+    def gen_unpack_spec(self, tpl: ast.Tuple) -> ast.Dict:
+        spec = super().gen_unpack_spec(tpl)
+        spec.keys.append(ast.Constant("star"))
+        spec.values.append(ast.Constant(any(isinstance(e, ast.Starred) for e in tpl.elts)))
+        return spec
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST | list[ast.stmt] | None:
         target = node.target

@@ -1,13 +1,17 @@
 """The guarded runtime: load a function set, call a function, run a snippet.
 
-Used inside worker processes (``_worker.py`` adds the OS layers, timers and
-the protocol around it) and in-process by ``bench/sandbox.py`` to measure the
-guard overhead. It never decides limits; it only turns sources into guarded
-code and outcomes into JSON-safe replies.
+Used inside worker processes (``worker/_worker.py`` adds the OS layers,
+timers and the protocol around it) and in-process by ``bench/sandbox.py`` to
+measure the guard overhead. It never decides limits; it only turns sources
+into guarded code and outcomes into JSON-safe replies.
 
 - Each function's module code runs in its own globals (hooks, curated
   builtins, proxies), then every other function of the set is bound there by
   name, so functions can call each other and snippets can call them all.
+  What they are bound to is a small counting wrapper (compiled with the
+  sandbox's builtins, so the guards treat it as sandboxed code): every call
+  that returns records the function's name, and the reply lists the set's
+  functions a call used (``CallResult.called``).
 - Compiled code is cached by (name, source) digest; loaded sets by tree hash
   (an LRU of ``max_sets``), so a warm worker never recompiles a set it has seen.
 - A function that fails the static gate or raises while being defined is
@@ -23,22 +27,21 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from fnforge.sandbox._boundary import Encoder, cut_text
-from fnforge.sandbox._check import SNIPPET, Compiled, compile_function, compile_snippet
-from fnforge.sandbox._files import Attachments, make_open
-from fnforge.sandbox._guards import Monitor, OutputBuffer, PolicyViolation, make_namespace
-from fnforge.sandbox._numpy import ArrayWriter, guarded_ndarray
 from fnforge.sandbox._policy import SandboxPolicy
-from fnforge.sandbox._proxies import build_proxies, make_importer, patch_sympy, stdlib_overrides
+from fnforge.sandbox.boundary._encoder import Encoder, clean_text
+from fnforge.sandbox.gate._check import SNIPPET, Compiled, compile_function, compile_snippet
+from fnforge.sandbox.runtime._files import Attachments, make_open
+from fnforge.sandbox.runtime._hooks import make_namespace
+from fnforge.sandbox.runtime._libraries import load_libraries
+from fnforge.sandbox.runtime._monitor import Monitor, OutputBuffer, PolicyViolation
+from fnforge.sandbox.runtime._outcomes import FrameReader, describe, no_audit
+from fnforge.sandbox.runtime._proxies import build_proxies, make_importer
 
-__all__ = ["LoadedSet", "Runtime", "SoftTimeout", "check_error"]
+__all__ = ["LoadedSet", "Runtime", "check_error"]
 
-_MAX_MESSAGE = 2_000
-_MAX_FRAMES = 15
-
-
-class SoftTimeout(BaseException):
-    """Raised by the worker's SIGALRM handler; a BaseException so ``except Exception`` misses it."""
+_COUNTER = compile(
+    "def counted(*args, **kwargs):\n    result = target(*args, **kwargs)\n    record(name)\n    return result\n",
+    "<fnforge>", "exec")
 
 
 @dataclass
@@ -48,6 +51,7 @@ class LoadedSet:
     functions: dict[str, Any] = field(default_factory=dict)
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, list[str]] = field(default_factory=dict)
+    counted: dict[str, Any] = field(default_factory=dict)  # name -> its counting wrapper
 
 
 class Runtime:
@@ -58,39 +62,17 @@ class Runtime:
         self.monitor = Monitor()
         self.output = OutputBuffer(policy.max_output_chars)
         self.encoder = Encoder(max_chars=policy.max_result_chars, max_depth=policy.max_result_depth)
-        overrides = stdlib_overrides(self.monitor)
-        numpy: Any = None  # the module, when allowed
-        basic: Any = None  # sympy.Basic, when allowed
-        writable: tuple[type, ...] = ()
-        hidden: tuple[type, ...] = ()
-        forbidden: tuple[type, ...] = ()
-        arrays: Any = None  # numpy's guarded ndarray and the writer for arrays
-        if "sympy" in policy.allowed_modules:
-            import mpmath  # type: ignore[import-untyped]
-            import sympy  # type: ignore[import-untyped]
-            from sympy.core.singleton import Singleton  # type: ignore[import-untyped]
-            from sympy.multipledispatch import Dispatcher  # type: ignore[import-untyped]
-
-            # mpmath contexts eval strings; Dispatchers are global registries (Q.prime.handler).
-            hidden = (mpmath.ctx_base.StandardBaseContext, Dispatcher)
-            forbidden = (Singleton,)
-            overrides.update(patch_sympy(self.monitor))
-            writable += (sympy.MutableDenseMatrix,)
-            basic = sympy.Basic
-        if "numpy" in policy.allowed_modules:
-            import numpy as numpy_module
-
-            numpy = numpy_module
-            writable += (numpy.ndarray,)
-            arrays = (guarded_ndarray(numpy, self.monitor), ArrayWriter)
-            overrides["numpy"] = {"ndarray": arrays[0]}
-        self.encoder.bind(numpy=numpy, sympy_basic=basic)
-        proxies = build_proxies(policy.allowed_modules, self.monitor, overrides)
+        self.called: set[str] = set()  # the set's functions that returned in the current call
+        self.read_frames: FrameReader = no_audit  # the worker sets its audit hook's permission
+        loaded = load_libraries(policy, self.monitor)
+        self.encoder.bind(numpy=loaded.numpy, sympy_basic=loaded.sympy_basic)
+        proxies = build_proxies(policy.allowed_modules, self.monitor, loaded.overrides)
         importer = make_importer(proxies, self.monitor)
-        self.template = make_namespace(self.monitor, self.output, importer, numpy=numpy,
-                                       writable=writable, hidden=hidden, forbidden=forbidden, arrays=arrays)
         self.files = Attachments()  # the current call's files, read by the curated ``open``
-        self.template["__builtins__"]["open"] = make_open(self.files, self.monitor)
+        self.template = make_namespace(self.monitor, self.output, importer, loaded.libraries,
+                                       internal=(Runtime, Attachments, Encoder, LoadedSet))
+        self.template["__builtins__"]["open"] = file_opener = make_open(self.files, self.monitor)
+        self.monitor.exposed.add(file_opener)
         self._compiled: dict[str, Compiled] = {}
         self._sets: OrderedDict[str, LoadedSet] = OrderedDict()
         self._max_sets = max_sets
@@ -129,15 +111,26 @@ class Runtime:
                                          "message": f"the code does not define {name}", "traceback": ""}
                 continue
             loaded.functions[name] = function
+            loaded.counted[name] = self._counter(name, function)
         for name, function in loaded.functions.items():
             namespace = function.__globals__
-            for other, other_function in loaded.functions.items():
+            for other, wrapper in loaded.counted.items():
                 if other != name:
-                    namespace.setdefault(other, other_function)
+                    namespace.setdefault(other, wrapper)
         self._sets[set_id] = loaded
         while len(self._sets) > self._max_sets:
             self._sets.popitem(last=False)
         return loaded
+
+    def _counter(self, name: str, function: Any) -> Any:
+        """``function`` wrapped so that each call that returns adds ``name`` to ``self.called``."""
+        namespace = {"__builtins__": self.template["__builtins__"], "__name__": "sandboxed",
+                     "target": function, "record": self.called.add, "name": name}
+        exec(_COUNTER, namespace)  # noqa: S102 - our own fixed wrapper
+        wrapper = namespace["counted"]
+        wrapper.__name__ = wrapper.__qualname__ = name
+        wrapper.__doc__ = function.__doc__
+        return wrapper
 
     def _compile(self, name: str, code: str, *, snippet: bool = False) -> Compiled:
         key = hashlib.sha256(f"{snippet}\0{name}\0{code}".encode()).hexdigest()
@@ -156,7 +149,7 @@ class Runtime:
 
     def call(self, loaded: LoadedSet, name: str, kwargs: dict[str, Any]) -> Any:
         """Call ``name`` with ``kwargs``; raises whatever the code raises."""
-        return loaded.functions[name](**kwargs)
+        return loaded.counted[name](**kwargs)
 
     def snippet(self, code: str) -> Compiled:
         """Check and compile a ``run_code`` snippet (cached by digest)."""
@@ -169,7 +162,7 @@ class Runtime:
         loaded.sources[SNIPPET] = code.splitlines()
         namespace = dict(self.template)
         namespace["__name__"] = "__main__"
-        namespace.update(loaded.functions)
+        namespace.update(loaded.counted)
         exec(compiled.body, namespace)  # noqa: S102 - restricted code in guarded globals
         if compiled.last is None:
             return None
@@ -182,51 +175,14 @@ class Runtime:
     # --- outcomes ----------------------------------------------------------
 
     def success(self, value: Any) -> dict[str, Any]:
-        """The reply for a value: JSON-safe, capped, with captured stdout."""
+        """The reply for a value: JSON-safe, capped, with captured stdout and the set's functions used."""
         data, truncated = self.encoder.encode(value)
         return {"ok": True, "value": data, "truncated": truncated or self.output.truncated,
-                "stdout": self.output.text()}
+                "stdout": clean_text(self.output.text()), "called": sorted(self.called)}
 
     def describe(self, exc: BaseException, loaded: LoadedSet) -> dict[str, Any]:
-        """Classify an exception raised by untrusted code (violation first: it is sticky)."""
-        if self.monitor.violation is not None:
-            rule, message = self.monitor.violation
-            return {"kind": "violation", "rule": rule, "message": message}
-        if isinstance(exc, PolicyViolation):
-            return {"kind": "violation", "rule": exc.rule, "message": exc.message}
-        if isinstance(exc, SoftTimeout):
-            return {"kind": "timeout"}
-        if isinstance(exc, MemoryError):
-            return {"kind": "memory"}
-        with self.monitor.trusted():  # reading tb_frame is audited; no untrusted code runs here
-            frames = _own_frames(exc, loaded)
-        lines = []
-        for filename, lineno, function in frames:
-            lines.append(f'  File "{filename}", line {lineno}, in {function}')
-            source = loaded.sources[filename]
-            if 0 < lineno <= len(source):
-                lines.append(f"    {source[lineno - 1].strip()}")
-        try:
-            message = str(exc)
-        except Exception:  # noqa: BLE001 - a message that cannot be printed is still an error
-            message = "<message cannot be shown>"
-        return {"kind": "function", "exc_type": type(exc).__name__,
-                "message": cut_text(message, _MAX_MESSAGE)[0], "traceback": "\n".join(lines),
-                "line": frames[-1][1] if frames else None}
-
-
-def _own_frames(exc: BaseException, loaded: LoadedSet) -> list[tuple[str, int, str]]:
-    """(file, line, function) of the untrusted code's frames: the first 3 and the last 12."""
-    frames = []
-    tb = exc.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code.co_filename in loaded.sources:
-            frames.append((code.co_filename, tb.tb_lineno or 0, code.co_name))
-        tb = tb.tb_next
-    if len(frames) > _MAX_FRAMES:
-        frames = frames[:3] + frames[-(_MAX_FRAMES - 3):]
-    return frames
+        """Classify an exception raised by untrusted code (``_outcomes.py``)."""
+        return describe(exc, loaded.sources, self.monitor, self.read_frames)
 
 
 def check_error(name: str, compiled: Compiled) -> dict[str, Any]:

@@ -10,7 +10,13 @@ Tree::
         ├── SandboxMemoryError        the call ran out of its address space (.limit_mb)
         ├── SandboxViolation          the code tried something the policy forbids (.rule)
         ├── FunctionError             the untrusted code raised (.exc_type, .message, .traceback)
-        └── SandboxCrash              the worker died for another reason (.detail)
+        └── SandboxCrash              the worker died or broke the protocol (.detail)
+    SandboxIsolationError             exit 4; the host cannot provide a core OS layer (.layers, .missing)
+
+``SandboxIsolationError`` is not a ``SandboxError`` on purpose: code that
+handles a failed call (an agent showing the error to its model, the optimizer
+rejecting an action) catches ``SandboxError``, and must not swallow a host
+that cannot isolate any call at all: that stops the command.
 
 Every message is one line an LLM can act on. Caller misuse (a closed
 ``Sandbox``, non-JSON arguments) raises ``RuntimeError``/``TypeError``/
@@ -26,6 +32,7 @@ __all__ = [
     "SandboxCheckError",
     "SandboxCrash",
     "SandboxError",
+    "SandboxIsolationError",
     "SandboxMemoryError",
     "SandboxTimeout",
     "SandboxViolation",
@@ -113,8 +120,33 @@ class FunctionError(SandboxError):
 
 
 class SandboxCrash(SandboxError):
-    """Raised when a worker died or broke the protocol for a reason other than a limit."""
+    """Raised when a worker died or broke the protocol for a reason other than a limit.
+
+    The worker is always replaced: nothing it sends after a protocol error is believed.
+    """
 
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(f"the sandbox worker crashed: {detail}")
+
+
+class SandboxIsolationError(FnforgeError):
+    """Raised before any untrusted code runs when the host cannot provide a core OS layer.
+
+    ``layers`` maps each layer to its state (``on`` or ``off: <reason>``), as
+    ``Sandbox.isolation`` reports it; ``missing`` names the core layers that
+    are off. Not a ``SandboxError`` (see the module docstring). The opt-out is ``Sandbox(..., require_isolation=False)`` (the CLI:
+    ``FNFORGE_SANDBOX_ISOLATION=best-effort``), which runs with the guards only.
+    """
+
+    exit_code = 4
+
+    def __init__(self, layers: dict[str, str], missing: tuple[str, ...]) -> None:
+        self.layers = dict(layers)
+        self.missing = missing
+        detail = "; ".join(f"{name} {layers.get(name, 'off: not reported')}" for name in missing)
+        super().__init__(
+            f"this host cannot isolate untrusted code ({detail}); run fnforge on Linux with user or mount "
+            f"namespaces and seccomp available, or opt out with FNFORGE_SANDBOX_ISOLATION=best-effort "
+            f"(Sandbox(require_isolation=False)) to run with the Python guards only"
+        )

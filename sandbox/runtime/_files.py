@@ -39,7 +39,7 @@ import io
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fnforge.sandbox._guards import Monitor
+from fnforge.sandbox.runtime._monitor import Monitor
 
 __all__ = ["Attachments", "SandboxFile", "decode_files", "encode_files", "make_open", "name_problem"]
 

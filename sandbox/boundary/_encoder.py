@@ -10,7 +10,13 @@ Only JSON crosses between the host and a worker, both ways, never pickle
   become objects with string keys;
 - numpy arrays become nested lists, numpy scalars Python numbers;
 - ``Fraction``, ``Decimal``, ``complex``, sympy objects and anything else
-  become their ``str`` (``repr`` for unknown objects), cut to the size limit.
+  become their ``str`` (``repr`` for unknown objects), cut to the size limit;
+  numpy scalars without a Python equivalent (``longdouble``, ``clongdouble``,
+  ``datetime64``, structured ``void``) become their ``str`` too;
+- every text (strings, keys, descriptions, and through :func:`clean_text`
+  the captured output and error messages) is made valid Unicode: a lone
+  surrogate becomes the visible escape ``\\udXXX``, so no reply is
+  unencodable.
 
 Subclasses are read through the base type's methods, so a sandbox class that
 overrides ``items`` or ``__iter__`` cannot change what is reported. Results
@@ -27,9 +33,18 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Encoder", "cut_text"]
+__all__ = ["Encoder", "clean_text", "cut_text"]
 
 _MARK = "…[cut]"
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by its visible escape (valid UTF-8 afterwards)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def cut_text(text: str, limit: int) -> tuple[str, bool]:
@@ -77,6 +92,7 @@ class Encoder:
         return True
 
     def _text(self, text: str) -> str:
+        text = clean_text(text)
         limit = max(16, min(len(text), self.budget - 2))
         cut, was_cut = cut_text(text, limit)
         self.truncated |= was_cut
@@ -111,7 +127,7 @@ class Encoder:
                 array = array.ravel()[: max(1, self.budget // 2)]
             return self._convert(array.tolist(), depth)
         if np is not None and isinstance(value, np.generic):
-            return self._convert(value.item(), depth)
+            return self._numpy_scalar(value, depth)
         if isinstance(value, dict):
             return self._mapping(dict.items(value), depth)
         if isinstance(value, (list, tuple)):
@@ -127,6 +143,12 @@ class Encoder:
         if isinstance(value, deque):
             return self._sequence(deque.__iter__(value), depth)
         return self._text(self._describe(value))
+
+    def _numpy_scalar(self, value: Any, depth: int) -> Any:
+        item = value.item()
+        if isinstance(item, self._numpy.generic) or not isinstance(item, (bool, int, float, complex, str, bytes)):
+            return self._text(self._describe(value))  # longdouble, datetime64, void...: no Python twin
+        return self._convert(item, depth)
 
     def _int(self, number: int) -> Any:
         if number.bit_length() > 4000:
@@ -160,12 +182,15 @@ class Encoder:
             out.append(self._convert(item, depth + 1))
         return out
 
+    def _is_numpy_scalar(self, value: object) -> bool:
+        return self._numpy is not None and isinstance(value, self._numpy.generic)
+
     def _describe(self, value: object) -> str:
         basic = self._sympy_basic
         if basic is not None and isinstance(value, basic):
             return str(value)
         try:
-            if isinstance(value, (complex, Decimal, Fraction)):
+            if isinstance(value, (complex, Decimal, Fraction)) or self._is_numpy_scalar(value):
                 return str(value)
             return repr(value)
         except Exception as exc:  # noqa: BLE001 - a broken repr must not break the boundary

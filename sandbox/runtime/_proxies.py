@@ -41,6 +41,7 @@ import and their module is handed back to the C caller only.
 from __future__ import annotations
 
 import builtins
+import collections
 import functools
 import importlib
 import re
@@ -48,9 +49,9 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fnforge.sandbox._codegen import install as install_codegen_guard
-from fnforge.sandbox._guards import Monitor
-from fnforge.sandbox._modules import DENIED, EXPOSED, SUBMODULES
+from fnforge.sandbox.runtime._codegen import install as install_codegen_guard
+from fnforge.sandbox.runtime._monitor import Monitor
+from fnforge.sandbox.runtime._modules import DENIED, EXPOSED, SUBMODULES
 
 __all__ = ["ModuleProxy", "build_proxies", "make_importer", "patch_sympy", "plain_math", "stdlib_overrides"]
 
@@ -131,24 +132,44 @@ def stdlib_overrides(monitor: Monitor) -> dict[str, dict[str, Any]]:
     def wraps(wrapped: Any, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
         if args or kwargs:
             monitor.refuse("write", "functools.wraps takes only the wrapped function in the sandbox")
-
-        def decorate(wrapper: Any) -> Any:
-            if not monitor.is_sandbox_function(wrapper):
-                monitor.refuse("write", "functools.wraps can only decorate functions defined in the sandbox")
-            for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-                value = getattr(wrapped, attr, None)
-                if type(value) is str or (value is None and attr == "__doc__"):
-                    setattr(wrapper, attr, value)
-            return wrapper
-
-        return decorate
+        return _Wraps(wrapped, monitor)
 
     def total_ordering(cls: Any) -> Any:
         if not monitor.is_sandbox_class(cls):
             monitor.refuse("write", "functools.total_ordering can only decorate classes defined in the sandbox")
         return functools.total_ordering(cls)
 
-    return {"functools": {"wraps": wraps, "total_ordering": total_ordering}}
+    def namedtuple(typename: Any, field_names: Any, *, rename: bool = False, defaults: Any = None) -> type:
+        # ``module=`` spares namedtuple its ``sys._getframe`` (the audit hook refuses frames);
+        # the class counts as the sandbox's own, so it may be subclassed.
+        cls = collections.namedtuple(typename, field_names, rename=rename, defaults=defaults,
+                                     module="sandboxed")
+        monitor.classes.add(cls)
+        return cls
+
+    overrides = {"functools": {"wraps": wraps, "total_ordering": total_ordering},
+                 "collections": {"namedtuple": namedtuple}}
+    monitor.exposed.update(f for table in overrides.values() for f in table.values())
+    return overrides
+
+
+class _Wraps:
+    """``functools.wraps(wrapped)``: copies the name, qualified name, module and docstring only."""
+
+    __slots__ = ("_wrapped", "_monitor")
+
+    def __init__(self, wrapped: Any, monitor: Monitor) -> None:
+        self._wrapped = wrapped
+        self._monitor = monitor
+
+    def __call__(self, wrapper: Any) -> Any:
+        if not self._monitor.is_sandbox_function(wrapper):
+            self._monitor.refuse("write", "functools.wraps can only decorate functions defined in the sandbox")
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            value = getattr(self._wrapped, attr, None)
+            if type(value) is str or (value is None and attr == "__doc__"):
+                setattr(wrapper, attr, value)
+        return wrapper
 
 
 def make_importer(proxies: dict[str, ModuleProxy], monitor: Monitor) -> Callable[..., Any]:
@@ -220,6 +241,7 @@ def patch_sympy(monitor: Monitor) -> dict[str, Any]:
         return sympy.sympify(a, locals=locals, convert_xor=convert_xor, strict=strict,
                              rational=rational, evaluate=evaluate)
 
+    monitor.exposed.add(sympify)
     return {"sympy": {"sympify": sympify}}
 
 
@@ -230,7 +252,7 @@ def _guard_undefined_functions(monitor: Monitor) -> None:
     original = UndefinedFunction.__new__
 
     def new(mcl: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
-        if monitor.untrusted and (args or "__dict__" in kwargs or "bases" in kwargs
+        if monitor.enforcing and (args or "__dict__" in kwargs or "bases" in kwargs
                                   or any(key.startswith("_") for key in kwargs)):
             monitor.refuse("sympy-function", "sympy.Function(name, ...) takes only assumptions such as "
                                              "real=True in the sandbox")

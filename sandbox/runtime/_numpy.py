@@ -1,27 +1,31 @@
 """numpy's raw-memory entry points, closed for sandboxed code.
 
-An object array stores ``PyObject*`` pointers. Three ways let sandboxed code
-choose those pointers, and each one crashed a worker (``SIGSEGV``; with
-crafted bytes, a forged object is an arbitrary read/write inside the worker):
+numpy lets a caller place an array over memory it chooses, and checks the
+bounds loosely: ``np.ndarray((n,), np.uint8, buffer=bytearray(16), offset=-n)``
+is accepted by numpy 2.4 and reads (and writes: SIGSEGV) the worker's heap
+(issue 11); an object array over chosen bytes forges ``PyObject*`` pointers.
+Every way to choose the memory or the layout is closed:
 
-- ``np.ndarray(shape, dtype=object, buffer=bytearray(...))`` and the same
-  through ``type(arr)``;
-- ``np.ndarray(shape, dtype=object, strides=(4,))`` (misaligned pointers);
-- ``arr.strides = (4,)`` on an object array.
+- ``np.ndarray(shape, dtype, buffer=..., offset=..., strides=...)`` (and the
+  same through ``type(arr)``): any of the three is refused, for every dtype;
+  ``np.ndarray(shape, dtype)`` alone still allocates a fresh array;
+- ``arr.strides = ...``, ``arr.data = ...``, ``arr.flags``: ``_write_`` hands
+  out an :class:`ArrayWriter` for arrays, which passes item writes through and
+  allows only the attributes in ``SETTABLE``;
+- ``np.frombuffer``, ``np.from_dlpack``, ``np.lib`` (``stride_tricks.as_strided``,
+  ``sliding_window_view``), ``np.ctypeslib``, ``arr.ctypes``, ``arr.setflags``
+  and ``arr.resize`` are not on the allow-list (``_modules.py``, ``_hooks.py``).
 
 :func:`guarded_ndarray` builds the class served as ``numpy.ndarray`` (and
-returned by ``type(arr)``): a subclass whose constructor refuses ``buffer``
-and ``strides`` for dtypes that hold objects, and for which ``isinstance``/
-``issubclass`` answer as for the real class. ``_write_`` hands out an
-:class:`ArrayWriter` for arrays, which passes item writes through and allows
-only the attributes in ``SETTABLE`` (never ``strides``, ``data``, ``flags``).
+returned by ``type(arr)``): a subclass whose constructor applies the rule
+above, and for which ``isinstance``/``issubclass`` answer as for the real class.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fnforge.sandbox._guards import Monitor
+from fnforge.sandbox.runtime._monitor import Monitor
 
 __all__ = ["SETTABLE", "ArrayWriter", "guarded_ndarray"]
 
@@ -66,13 +70,13 @@ def guarded_ndarray(numpy: Any, monitor: Monitor) -> type:
     class ndarray(real, metaclass=_Meta):  # type: ignore[misc, valid-type]
         __slots__ = ()
 
-        def __new__(cls, shape: Any, dtype: Any = float, buffer: Any = None, offset: int = 0,
+        def __new__(cls, shape: Any, dtype: Any = float, buffer: Any = None, offset: Any = 0,
                     strides: Any = None, order: Any = None) -> Any:
-            if (buffer is not None or strides is not None) and numpy.dtype(dtype).hasobject:
-                monitor.refuse("numpy-memory", "ndarray(buffer=..., strides=...) cannot hold objects "
-                                               "in the sandbox; use np.array or astype(object)")
+            if buffer is not None or strides is not None or not (type(offset) is int and offset == 0):
+                monitor.refuse("numpy-memory", "ndarray(buffer=..., offset=..., strides=...) places an array "
+                                               "over raw memory; use np.array, np.zeros or reshape")
             target = real if cls is facade[0] else cls
-            return real.__new__(target, shape, dtype, buffer, offset, strides, order)
+            return real.__new__(target, shape, dtype, None, 0, None, order)
 
     ndarray.__module__ = "numpy"
     ndarray.__qualname__ = "ndarray"

@@ -34,8 +34,8 @@ import builtins
 import types
 from typing import Any
 
-from fnforge.sandbox._guards import SAFE_BUILTINS, Monitor
-from fnforge.sandbox._modules import EXPOSED
+from fnforge.sandbox.runtime._modules import EXPOSED, SAFE_BUILTINS
+from fnforge.sandbox.runtime._monitor import Monitor
 
 __all__ = ["install"]
 
@@ -59,7 +59,7 @@ def install(monitor: Monitor) -> None:
     # Not ``from sympy.utilities import lambdify``: that name is the function.
     module = importlib.import_module("sympy.utilities.lambdify")
 
-    allowed = _Allowed(numpy)
+    allowed = _Allowed(numpy, monitor)
     sources: dict[str, str] = {}
 
     def checked_compile(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -> Any:
@@ -82,7 +82,8 @@ def install(monitor: Monitor) -> None:
 class _Allowed:
     """Which namespace values generated code may use."""
 
-    def __init__(self, numpy: Any) -> None:
+    def __init__(self, numpy: Any, monitor: Monitor) -> None:
+        self.monitor = monitor
         self.numpy: set[int] = set()
         for name, values in (("numpy", EXPOSED["numpy"]), ("numpy.linalg", EXPOSED["numpy.linalg"]),
                              ("numpy.fft", EXPOSED["numpy.fft"])):
@@ -108,7 +109,7 @@ class _Allowed:
             return True
         if root == "sympy":
             return name in EXPOSED["sympy"]
-        if isinstance(value, types.FunctionType) and (module.startswith("fnforge.") or module == "__main__"):
+        if self.monitor.is_sandbox_function(value):
             return True  # defined by sandboxed code, already guarded
         return False
 
