@@ -233,7 +233,8 @@ class _Run:
         out = await run_tool(self.sandbox, self.fs, name, args, tool_names=self.tool_names,
                              max_chars=self.config.max_observation_chars, files=self.files)
         return ToolStep(turn=turn, call_id=call_id, name=name, arguments=raw, result=out.result,
-                        error=out.error, error_kind=out.error_kind, duration_s=time.perf_counter() - started)
+                        error=out.error, error_kind=out.error_kind, duration_s=time.perf_counter() - started,
+                        called=out.called)
 
     def trajectory(self) -> Trajectory:
         return Trajectory(

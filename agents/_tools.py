@@ -53,6 +53,7 @@ class ToolOutcome:
     error: str | None
     error_kind: str | None
     duration_s: float
+    called: tuple[str, ...] = ()  # the set's functions that returned during the call
 
 
 def parse_arguments(raw: str) -> dict[str, Any]:
@@ -187,8 +188,9 @@ async def run_tool(sandbox: Sandbox, function_set: FunctionSet, name: str, args:
     """
     started = time.perf_counter()
 
-    def outcome(result: str | None, error: str | None = None, kind: str | None = None) -> ToolOutcome:
-        return ToolOutcome(result, error, kind, time.perf_counter() - started)
+    def outcome(result: str | None, error: str | None = None, kind: str | None = None,
+                called: tuple[str, ...] = ()) -> ToolOutcome:
+        return ToolOutcome(result, error, kind, time.perf_counter() - started, called)
 
     if name not in tool_names:
         return outcome(None, f"unknown tool {name!r}; the tools are: {', '.join(tool_names)}",
@@ -209,4 +211,4 @@ async def run_tool(sandbox: Sandbox, function_set: FunctionSet, name: str, args:
         result = await asyncio.to_thread(run)
     except SandboxError as exc:
         return outcome(None, str(exc), _snake(type(exc).__name__))
-    return outcome(format_result(result, max_chars))
+    return outcome(format_result(result, max_chars), called=tuple(result.called))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
@@ -85,6 +86,9 @@ class ToolStep:
     error: str | None = None
     error_kind: str | None = None
     duration_s: float = 0.0
+    called: tuple[str, ...] = ()
+    """The function set's functions that returned during this call, by name: the
+    called function itself, and any that ``run_python`` code called."""
 
     @property
     def ok(self) -> bool:
@@ -163,10 +167,13 @@ class Trajectory:
     def tool_steps(self) -> tuple[ToolStep, ...]:
         return tuple(s for s in self.steps if isinstance(s, ToolStep))
 
-    @property
-    def functions_called(self) -> tuple[str, ...]:
-        """Learned functions called successfully at least once, sorted."""
-        return tuple(sorted({s.name for s in self.tool_steps if s.ok and s.name in self.functions}))
+    def function_calls(self) -> dict[str, int]:
+        """Learned function name -> successful tool calls that used it, directly or from
+        ``run_python`` code (a snippet that calls a function twice counts once), sorted by name."""
+        counts = Counter(name for s in self.tool_steps if s.ok
+                         for name in {*s.called, *([s.name] if s.name in self.functions else [])}
+                         if name in self.functions)
+        return dict(sorted(counts.items()))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form with ``schema_version``."""
@@ -246,6 +253,8 @@ def _step_from(data: Mapping[str, Any]) -> Step:
         fields["usage"] = Usage(**fields["usage"])
     if "tool_calls" in fields:
         fields["tool_calls"] = tuple(ToolCall(**c) for c in fields["tool_calls"])
+    if "called" in fields:
+        fields["called"] = tuple(fields["called"])
     return step_type(**fields)  # type: ignore[no-any-return]  # one of the Step classes
 
 

@@ -377,11 +377,10 @@ async def _run_one(function_set: FunctionSet, task: Task, agent_config: AgentCon
             raise
         trajectory, refused = _failed(function_set, task, agent_config, client, rollout, str(exc)), True
     answer = trajectory.answer if trajectory.stop is StopReason.ANSWER and trajectory.answer is not None else ""
-    calls = Counter(s.name for s in trajectory.tool_steps if s.ok and s.name in function_set)
     result = TaskResult(
         task_id=task.id, task_hash=task.hash, correct=False, answer=answer, trajectory=trajectory,
         tokens=trajectory.usage.total_tokens, cost=trajectory.cost_usd, wall_s=0.0,
-        successful_calls=dict(sorted(calls.items())), error=trajectory.error,
+        successful_calls=trajectory.function_calls(), error=trajectory.error,
         reason="rejected" if refused else _STOP_REASONS.get(trajectory.stop),
     )
     if result.reason is None:

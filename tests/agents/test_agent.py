@@ -70,7 +70,7 @@ async def test_tool_agent_does_answer_with_learned_function_output(
     assert traj.stop is StopReason.ANSWER and traj.answer == "-2.5" == linear_task(4, 10).answer
     assert results(traj) == [("solve_linear", "-2.5")]
     assert llm_server.requests[1].tool_results() == ["-2.5"]
-    assert traj.functions_called == ("solve_linear",) and traj.turns == 2
+    assert traj.function_calls() == {"solve_linear": 1} and traj.turns == 2
 
 
 async def test_react_agent_does_answer_with_learned_function_output(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -54,9 +55,18 @@ def test_trajectory_does_round_trip_through_json() -> None:
     assert Trajectory.from_dict(data) == traj
 
 
-def test_trajectory_does_list_functions_called_successfully() -> None:
-    assert sample().functions_called == ("add",)
+def test_trajectory_does_count_functions_called_successfully() -> None:
+    assert sample().function_calls() == {"add": 1}
     assert [s.name for s in sample().tool_steps] == ["add", "nope"]
+
+
+def test_trajectory_does_count_functions_that_run_python_code_called() -> None:
+    snippet = ToolStep(turn=2, call_id="c3", name="run_python", arguments='{"code": "print(add(1, 2))"}',
+                       result="3", called=("add",))
+    failed = ToolStep(turn=2, call_id="c4", name="run_python", arguments="{}", error="boom", called=())
+    traj = replace(sample(), steps=(*sample().steps, snippet, failed))
+    assert traj.function_calls() == {"add": 2}
+    assert Trajectory.from_dict(json.loads(json.dumps(traj.to_dict()))) == traj
 
 
 def test_trajectory_rejects_unknown_schema_version() -> None:

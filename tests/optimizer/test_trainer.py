@@ -18,10 +18,10 @@ from fnforge.optimizer._run_state import TrainingError
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._summary import RunStop
 from fnforge.sandbox import Sandbox, SandboxPolicy
-from tests.llm_server import Fault, ScriptedLLM
+from tests.llm_server import Fault, ScriptedLLM, tool_solver
 from tests.optimizer.policies import TERMINATE, OptimizerScript, add_call, is_optimizer_request, revise_call
 from tests.optimizer.trainer_support import (
-    ARGS, FORBIDDEN_IMPORT, SOLVE, SOLVE_EQUIVALENT, SYNTAX_BROKEN, TRAIN6, add_solve, agent_policy,
+    ARGS, FORBIDDEN_IMPORT, SOLVE, SOLVE_EQUIVALENT, SYNTAX_BROKEN, TRAIN6, add_solve, agent_policy, equation_args,
     TRAIN, history, init_repo, revise_buggy, section, train,
 )
 
@@ -270,6 +270,19 @@ def test_trainer_test_functions_used_keeps_only_functions_called_in_training(
         assert summary.test is not None and summary.test.functions == ("solve_linear",)
         note = repo.note(summary.best_commit) or {}
         assert (note["test"]["policy"], note["test"]["functions"]) == ("used", ["solve_linear"])
+
+
+def test_trainer_test_functions_used_keeps_a_function_called_only_from_run_python(
+        tmp_path: Path, llm_server: ScriptedLLM, sandbox: Sandbox) -> None:
+    unused = add_call("double", "def double(x):\n    return 2 * x\n", arguments={"x": {"type": "number"}})
+    snippet_agent = tool_solver("run_python", lambda q: {"code": f"print(solve_linear(**{equation_args(q)}))"},
+                                fallback="0")
+    llm_server.policy = OptimizerScript([[add_solve(), unused, TERMINATE], [TERMINATE]], agent=snippet_agent)
+    with init_repo(tmp_path / "t") as repo:
+        summary = asyncio.run(train(repo, llm_server.base_url, sandbox,
+                                    TrainConfig(patience=1, test_functions="used")))
+        assert summary.test is not None and summary.test.functions == ("solve_linear",)
+        assert summary.test.accuracy == 1.0
 
 
 def test_trainer_commits_nothing_when_the_provider_fails_during_evaluation(
