@@ -98,7 +98,7 @@ def test_verify_rejects_a_note_with_an_impossible_accuracy(repo: registry.Reposi
 def test_verify_rejects_a_rollback_that_does_not_restore_its_target(repo: registry.Repository) -> None:
     first = repo.log()[-1].sha
     git(repo.path, "commit", "-q", "--allow-empty", "-m", f"fake revert\n\nStatus: rollback\nRestores: {first}")
-    assert any("roll-back whose tree differs" in f.message for f in verify(repo, check=gate).errors)
+    assert any("roll-back whose functions differ" in f.message for f in verify(repo, check=gate).errors)
 
 
 def test_clone_verified_removes_a_clone_with_a_malicious_function(repo: registry.Repository, tmp_path: Path) -> None:
