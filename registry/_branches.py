@@ -19,7 +19,8 @@ __all__ = ["BranchInfo", "BranchesMixin"]
 class BranchInfo:
     """One branch: its tip, whether it is checked out, and its best version for its current task set.
 
-    ``tasks`` describes that task set (train split); ``best_*`` and ``tasks`` are None when nothing is scored.
+    ``tasks`` describes that task set (train split); ``best_*`` are None when nothing is scored, ``tasks``
+    also when the scores name no task set.
     """
 
     name: str
@@ -44,7 +45,7 @@ class BranchesMixin(WriteBase):
                 name=name, sha=tip, current=name == current,
                 best_sha=best.version.sha if best is not None else None,
                 best_score=best.score if best is not None else None,
-                tasks=best.task_set.describe() if best is not None else None,
+                tasks=best.task_set.describe() if best is not None and best.task_set.label else None,
             ))
         return infos
 
