@@ -22,6 +22,7 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _PLAIN_NAME = re.compile(r"^(?!.*\.\.)(?!refs/)[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 _REV_SUFFIX = re.compile(r"[~^:]|@\{")
 _CACHE_SIZE = 64
+_HISTORIES = 4  # parsed histories kept per Repository (a training run extends one at a time)
 
 
 class RepositoryBase:
@@ -244,7 +245,25 @@ class RepositoryBase:
             >>> [(v.short, v.status, v.score) for v in repo.log()]  # doctest: +SKIP
             [('9c1e2d3', 'accepted', 0.65), ('1a2b3c4', 'manual', None)]
         """
-        return self._run_log(self._log_rev(branch), limit=limit, shown=branch)
+        rev = self._log_rev(branch)
+        if limit is None:
+            tip = rev if _HEX40.match(rev) else self._git.read_ref(rev)
+            if tip is not None:
+                return list(self._history(tip, shown=branch))
+        return self._run_log(rev, limit=limit, shown=branch)
+
+    def _history(self, tip: str, *, shown: str | None = None) -> list[Version]:
+        """The first-parent history of commit ``tip``, newest first (the last few are kept in memory)."""
+        cached = self._histories.get(tip)
+        if cached is None:
+            cached = self._run_log(tip, shown=shown)
+            self._remember(tip, cached)
+        return cached
+
+    def _remember(self, tip: str, versions: list[Version]) -> None:
+        self._histories[tip] = versions
+        while len(self._histories) > _HISTORIES:
+            self._histories.pop(next(iter(self._histories)))
 
     def _run_log(self, rev: str, *, limit: int | None = None, shown: str | None = None) -> list[Version]:
         args = [*LOG_ARGS] + ([f"--max-count={limit}"] if limit else [])

@@ -52,7 +52,6 @@ LEGACY_BEST_TAGS = "refs/tags/best/"
 """The moving tags earlier versions kept; deleted as pointers are written."""
 _IN_PROGRESS = (("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase"),
                 ("REVERT_HEAD", "revert"), ("CHERRY_PICK_HEAD", "cherry-pick"))
-_HISTORIES = 4
 
 
 class WriteBase(RepositoryBase):
@@ -153,19 +152,6 @@ class WriteBase(RepositoryBase):
         )
         self._advance(branch, parent, sha, self._best_after(parent, version), mode=mode)
         return version
-
-    def _history(self, tip: str) -> list[Version]:
-        """The first-parent history of commit ``tip``, newest first (the last few are kept in memory)."""
-        cached = self._histories.get(tip)
-        if cached is None:
-            cached = self._run_log(tip)
-            self._remember(tip, cached)
-        return cached
-
-    def _remember(self, tip: str, versions: list[Version]) -> None:
-        self._histories[tip] = versions
-        while len(self._histories) > _HISTORIES:
-            self._histories.pop(next(iter(self._histories)))
 
     def _best_after(self, parent: str, version: Version) -> str | None:
         """The best pointer's value once ``version`` is on top of ``parent`` (None: no scored version)."""
