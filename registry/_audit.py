@@ -38,12 +38,13 @@ _WINDOWS_ROOT = re.compile(r"^[A-Za-z]:[\\/]")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Commit:
-    """One commit as ``verify`` reads it: sha, root tree, ``functions/`` tree, trailers."""
+    """One commit as ``verify`` reads it: sha, root tree, ``functions/`` tree, trailers, parents."""
 
     sha: str
     root: str
     functions: str
     trailers: dict[str, str]
+    parents: tuple[str, ...] = ()
 
 
 def outside_path(label: str) -> str | None:

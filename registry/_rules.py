@@ -86,7 +86,8 @@ def _get(trailers: Mapping[str, str], key: str) -> str | None:
 
 
 def trailer_flaws(
-    trailers: Mapping[str, str], functions_tree: str, *, restored_tree: str | None = None
+    trailers: Mapping[str, str], functions_tree: str, *, restored_tree: str | None = None,
+    changes_functions: bool = True,
 ) -> Iterator[Flaw]:
     """The rules a commit's trailers break.
 
@@ -95,11 +96,14 @@ def trailer_flaws(
         functions_tree: the id of the ``functions/`` tree the commit holds.
         restored_tree: for a roll-back, the ``functions/`` tree of the commit its
             ``Restores`` names, when known.
+        changes_functions: the commit changes ``functions/`` (a commit that only adds,
+            say, a task file needs no Status).
     """
     status = _get(trailers, "Status")
     if status is None:
-        yield Flaw("warning", "no Status trailer (not written by fnforge)",
-                   "commit hand edits with `fnforge commit` to record them as Status: manual")
+        if changes_functions or _get(trailers, "Score") is not None:
+            yield Flaw("warning", "no Status trailer (not written by fnforge)",
+                       "commit hand edits with `fnforge commit` to record them as Status: manual")
     elif status not in STATUSES:
         yield Flaw("error", f"Status {status!r} is not one of {', '.join(STATUSES)}",
                    "fnforge ignores this commit's trailers; fix the message with `git commit --amend` if it is the tip")

@@ -210,17 +210,17 @@ def _commits(repo: Repository) -> list[Commit]:
     if not git.check("for-each-ref", "--count=1", "refs/heads/", "refs/tags/", "refs/remotes/").strip():
         return []
     out = git.check(
-        "log", *_REFS, "--no-color", "--encoding=UTF-8", "--format=%H%x00%T%x00%(trailers:unfold,only)%x00"
+        "log", *_REFS, "--no-color", "--encoding=UTF-8", "--format=%H%x00%T%x00%(trailers:unfold,only)%x00%P%x00"
     )
     commits = []
     for record in out.split("\0\n"):
         parts = record.strip("\n").split("\0")
-        if len(parts) >= 3 and parts[0]:
+        if len(parts) >= 4 and parts[0]:
             root = parts[1]
             entry = repo._entry(root, "functions")
             functions = entry.sha if entry is not None and entry.is_tree else EMPTY_TREE
             commits.append(Commit(sha=parts[0].strip(), root=root, functions=functions,
-                                  trailers=parse_trailer_lines(parts[2])))
+                                  trailers=parse_trailer_lines(parts[2]), parents=tuple(parts[3].split())))
     return commits
 
 
@@ -292,8 +292,9 @@ def _trailer_findings(repo: Repository, commit: Commit, trees: dict[str, str]) -
                        advice=advice)
 
     restored = trees.get(trailers.get("Restores") or "")
+    changes = not commit.parents or any(trees.get(p, commit.functions) != commit.functions for p in commit.parents)
     found = [bad(f.message, f.advice, f.severity)
-             for f in trailer_flaws(trailers, commit.functions, restored_tree=restored)]
+             for f in trailer_flaws(trailers, commit.functions, restored_tree=restored, changes_functions=changes)]
     for key in ("Reverts", "Restores"):
         value = trailers.get(key)
         if value is not None and repo._git.run("cat-file", "-e", f"{value}^{{commit}}").returncode:
