@@ -36,7 +36,8 @@ __all__: list[str] = []
 
 @cli.command("eval")
 @click.argument("rev", default="HEAD")
-@click.option("--task", "task_spec", help="Task set (default: fnforge.toml's), e.g. math:algebra, gsm8k.")
+@click.option("--task", "task_spec",
+              help="Task set, e.g. math:algebra, gsm8k (default: the one REV was trained on, else fnforge.toml's).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True,
               help="Which side of the split to evaluate on.")
 @click.option("--train", "n_train", type=click.IntRange(min=0), default=20, show_default=True,

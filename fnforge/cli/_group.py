@@ -24,8 +24,8 @@ COMMAND_MODULES = {
     **dict.fromkeys(("check", "call"), "sandbox"),
     "eval": "eval",
     "train": "train",
-    **dict.fromkeys(("export", "push", "pull", "remote", "clone", "verify", "blame", "bisect", "bisect-step"),
-                    "share"),
+    **dict.fromkeys(("push", "pull", "remote"), "sync"),
+    **dict.fromkeys(("export", "clone", "verify", "blame", "bisect", "bisect-step"), "share"),
     **dict.fromkeys(("domains", "transfer", "merge", "report"), "study"),
 }
 """Command name -> the ``fnforge/_cmd_<module>.py`` that defines it."""
