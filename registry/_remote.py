@@ -273,8 +273,8 @@ class RemoteMixin(ScoresMixin):
         }
         sources = {"heads": "refs/heads/", "notes": "refs/notes/", "best": BEST_REFS}
         specs = [f"+{sources[k]}*:{places[k]}*" for k in kinds]
-        result = self._git.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--end-of-options",
-                               remote, *specs, remote=True)
+        result = self._git.run("fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head",
+                               "--end-of-options", remote, *specs, remote=True)
         if result.returncode:
             raise RemoteError(f"fetch from {remote!r} failed: {_reason(result.stderr)}")
         return {**places, "notes": f"{places['notes']}fnforge"}
