@@ -8,19 +8,21 @@ toolset and is committed with plain git, so a clone can evaluate on it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from fnforge import registry
+from fnforge.cli import cli
 from tests.llm_server import ScriptedLLM
 from tests.optimizer.study_support import policy, write_data
 from tests.fnforge.cli import ok
@@ -31,14 +33,12 @@ TRAIN = ["--train", "4", "--test", "4", "--seed", "0", "--model", "agent-model",
 GIT_DAEMON = Path(subprocess.run(["git", "--exec-path"], capture_output=True, text=True).stdout.strip()) / "git-daemon"
 
 
-def fnforge(llm: ScriptedLLM, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """``fnforge ARGS`` as a separate process started in ``cwd`` (as a user at a shell would)."""
-    env = {**os.environ, "OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "", "COLUMNS": "120",
-           "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", "from fnforge.cli import main; main()", *args], cwd=cwd,
-                            env=env, capture_output=True, text=True, check=False)
-    if check and result.returncode:
-        raise AssertionError(f"fnforge {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+def fnforge(llm: ScriptedLLM, cwd: Path, *args: str) -> Result:
+    """``fnforge ARGS`` run in working directory ``cwd`` (as a user at a shell would); must succeed."""
+    env = {"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "", "COLUMNS": "120"}
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, f"fnforge {' '.join(args)} failed ({result.exit_code}):\n{result.output}"
     return result
 
 
