@@ -199,7 +199,10 @@ def _resolve(found: Sequence[Measurement], tasks: TaskSet | str | None, split: s
             return _current(found)
         current = _current(train)
         return _current(found, current.label) if current is not None and current.label else _current(found)
-    query = TaskSet.query(tasks, split=split) if isinstance(tasks, str) else replace(tasks, split=split)
+    if isinstance(tasks, TaskSet):  # a task set itself: the very same tasks
+        exact = replace(tasks, split=split)
+        return next((m.task_set for m in found if m.task_set.same(exact)), None)
+    query = TaskSet.query(tasks, split=split)  # as a user names it: any part may be left out
     return next((m.task_set for m in found if query._matches(m.task_set)), None)
 
 

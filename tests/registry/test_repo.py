@@ -290,3 +290,17 @@ def test_registry_ignores_hostile_user_git_config(isolated_git: Path, tmp_path: 
                                                                               "manual"]
         assert versions[2].subject == "épique 1: add a" and versions[0].tree_hash == make_set("a").tree_hash
         assert repo.note("HEAD") == {"train": {"n": 1}}
+
+
+def test_best_revision_resolves_with_suffixes_in_every_reader(repo: registry.Repository) -> None:
+    best = repo.commit(make_set("a"), subject="1", trailers=accepted(0.5))
+    repo.commit(make_set("a", "b"), subject="2", trailers=accepted(0.4))
+    assert repo.resolve("best/main") == best.sha and repo.resolve("best/main~1") == best.parents[0]
+    assert repo.read("best/main") == make_set("a") and repo.log("best/main")[0].sha == best.sha
+
+
+def test_best_revision_names_what_is_missing(repo: registry.Repository) -> None:
+    with pytest.raises(registry.UnknownRevision, match=r"'best/nope' \(there is no branch 'nope'\)"):
+        repo.resolve("best/nope")
+    with pytest.raises(registry.UnknownRevision, match=r"'best/main' \('main' has no scored version yet\)"):
+        repo.resolve("best/main")
