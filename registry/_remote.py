@@ -31,7 +31,8 @@ __all__ = ["BranchSync", "RemoteMixin", "SHARING_CONFIG", "SyncReport", "fetch_r
 
 SHARING_CONFIG = {"notes.rewriteRef": NOTES_REF, "notes.rewriteMode": "overwrite"}
 """Repository settings every toolset gets (``git config --local``)."""
-_SCRATCH = "refs/fnforge/fetched/"
+_SCRATCH = "refs/fnforge/fetched/"  # what a fetch from a URL (not a named remote) lands in, until it is used
+_SCRATCH_NOTES = "refs/notes/fnforge-fetched/"  # git notes only reads refs under refs/notes/
 
 
 def fetch_refspecs(remote: str) -> tuple[str, str]:
@@ -268,7 +269,7 @@ class RemoteMixin(ScoresMixin):
         """Fetch ``kinds`` (heads, notes, best) from ``remote``; where each landed (a ref or a ref prefix)."""
         places = {
             "heads": f"{_SCRATCH}heads/" if scratch else f"refs/remotes/{remote}/",
-            "notes": f"{_SCRATCH}notes/" if scratch else f"{REMOTE_NOTES}{remote}/",
+            "notes": _SCRATCH_NOTES if scratch else f"{REMOTE_NOTES}{remote}/",
             "best": f"{_SCRATCH}best/" if scratch else f"refs/fnforge/remotes/{remote}/best/",
         }
         sources = {"heads": "refs/heads/", "notes": "refs/notes/", "best": BEST_REFS}
@@ -285,7 +286,8 @@ class RemoteMixin(ScoresMixin):
         return {ref[len(prefix):]: sha for ref, sha in pairs}
 
     def _drop_scratch(self) -> None:
-        lines = "".join(f"delete {_SCRATCH}{ref}\n" for ref in self._refs_under(_SCRATCH))
+        lines = "".join(f"delete {prefix}{ref}\n" for prefix in (_SCRATCH, _SCRATCH_NOTES)
+                        for ref in self._refs_under(prefix))
         if lines:
             self._git.run("update-ref", "--stdin", input=lines.encode())
 

@@ -116,3 +116,17 @@ def test_clone_rejects_repository_that_is_not_a_toolset(tmp_path: Path) -> None:
 def test_clone_reports_unreachable_source(tmp_path: Path) -> None:
     with pytest.raises(registry.RemoteError, match="clone of"):
         registry.clone(str(tmp_path / "missing.git"), tmp_path / "copy")
+
+
+def test_push_to_a_url_merges_the_notes_another_clone_pushed(repo: registry.Repository, tmp_path: Path) -> None:
+    version = repo.commit(make_set("a"), subject="1", trailers=accepted(0.3))
+    bare = _bare(tmp_path)
+    repo.push(str(bare))
+    with registry.clone(str(bare), tmp_path / "one") as one, registry.clone(str(bare), tmp_path / "two") as two:
+        one.add_note(version.sha, {"test": {"accuracy": 0.2}})
+        two.add_note(version.sha, {"train": {"accuracy": 0.3}})
+        one.push(str(bare))  # a URL, not the remote's name: fetched into scratch refs
+        two.push(str(bare))
+    with registry.clone(str(bare), tmp_path / "three") as three:
+        assert three.note(version.sha) == {"test": {"accuracy": 0.2}, "train": {"accuracy": 0.3}}
+        assert git(three.path, "for-each-ref", "refs/fnforge/fetched/", "refs/notes/fnforge-fetched/") == ""
