@@ -288,6 +288,12 @@ class Trainer:
         return None
 
     async def _finish(self, state: _State, stop: RunStop, resumed: bool) -> RunSummary:
+        # One truth for best: the registry's rule over the branch for this run's task set. It is the run's
+        # incumbent unless an earlier commit scored strictly higher on the very same tasks.
+        best = self.repo.best(self.branch, tasks=self._describe(self.train))
+        if best is not None and best.sha != state.best_version.sha and best.score is not None:
+            state.best, state.best_version, state.best_score = self.repo.read(best.sha), best, best.score
+            state.best_report = None
         test = None
         if self.test and stop is not RunStop.BUDGET:
             if state.best_report is None:
@@ -357,7 +363,8 @@ class Trainer:
         digest = selection_hash(tasks)[:12]
         if len(tasks) == len(self.train):
             return f"{self.label} ({len(tasks)} tasks, sha256:{digest})"
-        return f"{self.label} (batch of {len(tasks)}/{len(self.train)} tasks, sha256:{digest})"
+        full = selection_hash(self.train)[:12]  # names the task set the batch was drawn from (registry's best rule)
+        return f"{self.label} (batch of {len(tasks)}/{len(self.train)} tasks, sha256:{digest}, of sha256:{full})"
 
     def _rollback(self, best: Version, *, epoch: int, step: int) -> Version:
         return self.repo.rollback(to=best.sha, branch=self.branch, epoch=epoch, run=self._run_id,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import inspect as _inspect
 
+from fnforge.registry._audit import outside_path
+from fnforge.registry._best import Measurement, TaskSet, best_of
 from fnforge.registry._bisect import BISECT_REV, BisectResult, bisect_run
 from fnforge.registry._blame import BlameLine, HistoryEntry, blame_function, function_history
 from fnforge.registry._branches import BranchInfo
@@ -29,6 +31,7 @@ from fnforge.registry._errors import (
     DetachedHead,
     DirtyWorkingTree,
     GitFailed,
+    GitOperationInProgress,
     NotAToolset,
     NothingToCommit,
     RegistryError,
@@ -48,18 +51,23 @@ from fnforge.registry._merge import (
 )
 from fnforge.registry._notes import NOTES_REF
 from fnforge.registry._objects import EMPTY_TREE, Identity, STATUSES
+from fnforge.registry._remote import BranchSync, SyncReport
 from fnforge.registry._repo import Repository, clone, init, open
-from fnforge.registry._verify import Finding, FunctionCheck, UnverifiedToolset, Verification, clone_verified, verify
-from fnforge.registry._version import Version, best_of
+from fnforge.registry._rules import Finding
+from fnforge.registry._verify import FunctionCheck, UnverifiedToolset, Verification, clone_verified, verify
+from fnforge.registry._version import Version
+from fnforge.registry._writebase import BEST_REFS
 
 __all__ = [
     "AlreadyAToolset",
+    "BEST_REFS",
     "BISECT_REV",
     "BisectResult",
     "BlameLine",
     "BranchExists",
     "BranchInfo",
     "BranchLocked",
+    "BranchSync",
     "ConcurrentUpdate",
     "DetachedHead",
     "DirtyWorkingTree",
@@ -68,8 +76,10 @@ __all__ = [
     "Finding",
     "FunctionCheck",
     "GitFailed",
+    "GitOperationInProgress",
     "HistoryEntry",
     "Identity",
+    "Measurement",
     "MergeConflict",
     "MergePlan",
     "MergeResult",
@@ -80,6 +90,8 @@ __all__ = [
     "RemoteError",
     "Repository",
     "STATUSES",
+    "SyncReport",
+    "TaskSet",
     "UnknownBranch",
     "UnknownRevision",
     "UnverifiedToolset",
@@ -97,6 +109,7 @@ __all__ = [
     "init",
     "merge_function_sets",
     "open",
+    "outside_path",
     "plan_merge",
     "rename_function",
     "verify",

@@ -7,16 +7,22 @@ from pathlib import Path
 from types import TracebackType
 
 from fnforge.functions import FunctionSet, from_files
+from fnforge.registry._best import best_of
 from fnforge.registry._errors import DetachedHead, GitFailed, UnknownBranch, UnknownRevision
 from fnforge.registry._git import GitRepo
 from fnforge.registry._objects import EMPTY_TREE, Identity, TreeEntry, parse_commit, parse_tree
-from fnforge.registry._version import LOG_ARGS, Version, parse_log, pick_best
+from fnforge.registry._version import LOG_ARGS, Version, parse_log
 
-__all__ = ["RepositoryBase"]
+__all__ = ["BEST_PREFIX", "RepositoryBase"]
+
+BEST_PREFIX = "best/"
+"""``best/<branch>`` names the branch's best version in every revision argument (computed, never stored)."""
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _PLAIN_NAME = re.compile(r"^(?!.*\.\.)(?!refs/)[A-Za-z0-9_][A-Za-z0-9._/-]*$")
+_REV_SUFFIX = re.compile(r"[~^:]|@\{")
 _CACHE_SIZE = 64
+_HISTORIES = 4  # parsed histories kept per Repository (a training run extends one at a time)
 
 
 class RepositoryBase:
@@ -26,6 +32,8 @@ class RepositoryBase:
         self._git = git
         self._sets: dict[str, FunctionSet] = {}
         self._held: dict[str, int] = {}
+        self._histories: dict[str, list[Version]] = {}
+        self._notes_cache: tuple[tuple[tuple[str, str | None], ...], dict[str, list[str]]] | None = None
 
     # -- identity and places ----------------------------------------------------
 
@@ -78,13 +86,45 @@ class RepositoryBase:
     # -- revisions ----------------------------------------------------------------
 
     def resolve(self, rev: str) -> str:
-        """The full sha of the commit ``rev`` names (sha, branch, tag, ``HEAD~2``...).
+        """The full sha of the commit ``rev`` names (sha, branch, tag, ``HEAD~2``, ``best/main~1``...).
+
+        ``best/<branch>`` is the branch's best version by the registry's rule
+        (:mod:`registry._best`), computed from its history on every call.
 
         Raises:
             UnknownRevision: it names no commit.
         """
         if not rev or any(c in rev for c in "\n\0") or rev.startswith("-"):
             raise UnknownRevision(rev)
+        if rev.startswith(BEST_PREFIX):
+            return self._resolve_best(rev)
+        return self._rev_parse(rev)
+
+    def _resolve_best(self, rev: str) -> str:
+        body = rev[len(BEST_PREFIX) :]
+        cut = _REV_SUFFIX.search(body)
+        branch, rest = (body[: cut.start()], body[cut.start() :]) if cut else (body, "")
+        if self._git.read_ref(f"refs/heads/{branch}") is None:
+            raise UnknownRevision(rev, f" (there is no branch {branch!r})")
+        best = best_of(self._run_log(f"refs/heads/{branch}"))
+        if best is None:
+            raise UnknownRevision(rev, f" ({branch!r} has no scored version yet)")
+        return self._rev_parse(best.sha + rest, shown=rev) if rest else best.sha
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when revision ``ancestor`` is ``descendant`` or reachable from it (e.g. a commit is on a branch).
+
+        Raises:
+            UnknownRevision: either names no commit.
+
+        Example:
+            >>> repo.is_ancestor(summary.best_commit, "main")  # doctest: +SKIP
+            True
+        """
+        older, newer = self.resolve(ancestor), self.resolve(descendant)
+        return self._git.run("merge-base", "--is-ancestor", older, newer).returncode == 0
+
+    def _rev_parse(self, rev: str, *, shown: str | None = None) -> str:
         if rev == "HEAD" or (_PLAIN_NAME.match(rev) and self._git.read_ref(f"refs/tags/{rev}") is None):
             # Fast path for HEAD and branch names (a tag of the same name wins in git: leave it to rev-parse).
             sha = self._git.read_ref("HEAD" if rev == "HEAD" else f"refs/heads/{rev}")
@@ -93,7 +133,7 @@ class RepositoryBase:
         result = self._git.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
         sha = result.stdout.decode().strip()
         if result.returncode or not _HEX40.match(sha):
-            raise UnknownRevision(rev)
+            raise UnknownRevision(shown or rev)
         return sha
 
     def _branch(self, branch: str | None) -> str:
@@ -101,7 +141,8 @@ class RepositoryBase:
             return branch
         name = self.head_branch
         if name is None:
-            raise DetachedHead()
+            head = self._git.read_ref("HEAD")
+            raise DetachedHead(head[:7] if head else None)
         return name
 
     def _tip(self, branch: str) -> str:
@@ -204,19 +245,25 @@ class RepositoryBase:
             >>> [(v.short, v.status, v.score) for v in repo.log()]  # doctest: +SKIP
             [('9c1e2d3', 'accepted', 0.65), ('1a2b3c4', 'manual', None)]
         """
-        return self._run_log(self._log_rev(branch), limit=limit, shown=branch)
+        rev = self._log_rev(branch)
+        if limit is None:
+            tip = rev if _HEX40.match(rev) else self._git.read_ref(rev)
+            if tip is not None:
+                return list(self._history(tip, shown=branch))
+        return self._run_log(rev, limit=limit, shown=branch)
 
-    def best(self, branch: str | None = None, split: str = "train") -> Version | None:
-        """The branch's best-scoring version on ``split``, or None if nothing is scored.
+    def _history(self, tip: str, *, shown: str | None = None) -> list[Version]:
+        """The first-parent history of commit ``tip``, newest first (the last few are kept in memory)."""
+        cached = self._histories.get(tip)
+        if cached is None:
+            cached = self._run_log(tip, shown=shown)
+            self._remember(tip, cached)
+        return cached
 
-        Counts first-parent commits with a ``Score`` whose ``Split`` matches (a
-        missing ``Split`` means ``train``), except ``Status: rejected`` ones;
-        ties go to the earliest.
-
-        Raises:
-            UnknownRevision: ``branch`` names no commit.
-        """
-        return pick_best(self.log(branch), split)
+    def _remember(self, tip: str, versions: list[Version]) -> None:
+        self._histories[tip] = versions
+        while len(self._histories) > _HISTORIES:
+            self._histories.pop(next(iter(self._histories)))
 
     def _run_log(self, rev: str, *, limit: int | None = None, shown: str | None = None) -> list[Version]:
         args = [*LOG_ARGS] + ([f"--max-count={limit}"] if limit else [])

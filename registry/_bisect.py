@@ -82,7 +82,7 @@ def bisect_run(
         'epoch 4: revise solve'
     """
     good_sha, bad_sha = repo.resolve(good), repo.resolve(bad)
-    if good_sha == bad_sha or not repo._is_ancestor(good_sha, bad_sha):
+    if good_sha == bad_sha or not repo.is_ancestor(good_sha, bad_sha):
         raise RegistryError(f"cannot bisect: {good} is not an earlier version of {bad}")
     place = repo.state_dir / "bisect" / f"wt-{secrets.token_hex(4)}"
     place.parent.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,15 @@
-"""Branches (``domain/<name>`` per task domain) and their ``best/<branch>`` tags."""
+"""Branches (``domain/<name>`` per task domain) and their best pointers."""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+from fnforge.registry._base import BEST_PREFIX
+from fnforge.registry._best import best_measurement
 from fnforge.registry._writebase import WriteBase
 from fnforge.registry._errors import BranchExists, GitFailed, RegistryError, UnknownBranch
-from fnforge.registry._version import Version, pick_best
+from fnforge.registry._version import Version
 from fnforge.registry._worktree import finish_pending, raise_for_overwrite, refuse_if_dirty
 
 __all__ = ["BranchInfo", "BranchesMixin"]
@@ -15,53 +17,40 @@ __all__ = ["BranchInfo", "BranchesMixin"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BranchInfo:
-    """One branch: its tip, whether it is checked out, and its best version (train split)."""
+    """One branch: its tip, whether it is checked out, and its best version for its current task set.
+
+    ``tasks`` describes that task set (train split); ``best_*`` are None when nothing is scored, ``tasks``
+    also when the scores name no task set.
+    """
 
     name: str
     sha: str
     current: bool
     best_sha: str | None
     best_score: float | None
+    tasks: str | None = None
 
 
 class BranchesMixin(WriteBase):
     """``branches``, ``branch_list``, ``create_branch``, ``delete_branch``, ``switch``."""
 
-    def branches(self) -> list[str]:
-        """The local branches' names, sorted."""
-        out = self._git.check("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/")
-        return sorted(line for line in out.splitlines() if line)
-
     def branch_list(self) -> list[BranchInfo]:
-        """Every local branch with its tip and best (one ``git for-each-ref`` call)."""
-        out = self._git.check(
-            "for-each-ref",
-            "--format=%(refname)%00%(objectname)%00%(trailers:key=Score,valueonly,separator=%x20)",
-            "refs/heads/",
-            "refs/tags/best/",
-        )
-        heads: dict[str, str] = {}
-        bests: dict[str, tuple[str, float | None]] = {}
-        for line in out.splitlines():
-            ref, sha, score = (line.split("\0") + ["", ""])[:3]
-            if ref.startswith("refs/heads/"):
-                heads[ref[len("refs/heads/") :]] = sha
-            elif ref.startswith("refs/tags/best/"):
-                bests[ref[len("refs/tags/best/") :]] = (sha, _float(score))
+        """Every local branch with its tip and its best version (by the registry's one rule)."""
         current = self.head_branch
-        return [
-            BranchInfo(
-                name=name,
-                sha=sha,
-                current=name == current,
-                best_sha=bests.get(name, (None, None))[0],
-                best_score=bests.get(name, (None, None))[1],
-            )
-            for name, sha in sorted(heads.items())
-        ]
+        infos = []
+        for name in self.branches():
+            tip = self._tip(name)
+            best = best_measurement(self._history(tip))
+            infos.append(BranchInfo(
+                name=name, sha=tip, current=name == current,
+                best_sha=best.version.sha if best is not None else None,
+                best_score=best.score if best is not None else None,
+                tasks=best.task_set.describe() if best is not None and best.task_set.label else None,
+            ))
+        return infos
 
     def create_branch(self, name: str, start: str = "HEAD") -> Version:
-        """Create branch ``name`` at ``start`` and its ``best/<name>`` tag; the working tree is untouched.
+        """Create branch ``name`` at ``start`` and its best pointer; the working tree is untouched.
 
         Raises:
             RegistryError: ``name`` is not a valid branch name.
@@ -78,14 +67,9 @@ class BranchesMixin(WriteBase):
             if self._git.read_ref(f"refs/heads/{name}") is not None:
                 raise BranchExists(name)
             sha = self.resolve(start)
-            versions = self._run_log(sha)
-            lines = [f"create refs/heads/{name} {sha}"]
-            best = pick_best(versions, "train")
-            tag = self._git.read_ref(f"refs/tags/best/{name}")
-            if best is not None:
-                lines.append(f"update refs/tags/best/{name} {best.sha}")
-            elif tag is not None:
-                lines.append(f"delete refs/tags/best/{name}")
+            versions = self._history(sha)
+            best = best_measurement(versions)
+            lines = [f"create refs/heads/{name} {sha}", *self._pointer_lines(name, best and best.version.sha)]
             try:
                 self._update_refs(lines, f"create {name}")
             except GitFailed as exc:
@@ -93,7 +77,7 @@ class BranchesMixin(WriteBase):
             return versions[0]
 
     def delete_branch(self, name: str) -> str:
-        """Delete branch ``name`` and its best tag; return the sha it pointed at.
+        """Delete branch ``name`` and its best pointer; return the sha it pointed at.
 
         Raises:
             UnknownBranch: no such branch.
@@ -104,10 +88,7 @@ class BranchesMixin(WriteBase):
             raise RegistryError(f"cannot delete the checked-out branch {name!r}; switch to another branch first")
         with self.lock(name):
             sha = self._tip(name)
-            lines = [f"delete refs/heads/{name} {sha}"]
-            tag = self._git.read_ref(f"refs/tags/best/{name}")
-            if tag is not None:
-                lines.append(f"delete refs/tags/best/{name} {tag}")
+            lines = [f"delete refs/heads/{name} {sha}", *self._pointer_lines(name, None)]
             self._update_refs(lines, f"delete {name}")
             return sha
 
@@ -141,10 +122,5 @@ class BranchesMixin(WriteBase):
         result = self._git.run("check-ref-format", f"refs/heads/{name}")
         if result.returncode or name.startswith("-") or name == "HEAD":
             raise RegistryError(f"invalid branch name: {name!r}")
-
-
-def _float(text: str) -> float | None:
-    try:
-        return float(text.strip())
-    except ValueError:
-        return None
+        if name.startswith(BEST_PREFIX):
+            raise RegistryError(f"invalid branch name: {name!r} (best/<branch> names a branch's best version)")

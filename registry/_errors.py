@@ -11,6 +11,7 @@ Tree::
         ├── BranchExists              create_branch on a name in use
         ├── BranchLocked              another writer holds the branch
         ├── DetachedHead              a branch was needed but HEAD is detached
+        ├── GitOperationInProgress    a git merge, rebase, revert or cherry-pick is half done
         ├── DirtyWorkingTree          uncommitted edits under functions/ block a write
         ├── NothingToCommit           commit_worktree / rollback found no change
         ├── ConcurrentUpdate          a ref moved under us (compare-and-swap failed)
@@ -30,6 +31,7 @@ __all__ = [
     "DetachedHead",
     "DirtyWorkingTree",
     "GitFailed",
+    "GitOperationInProgress",
     "NotAToolset",
     "NothingToCommit",
     "RegistryError",
@@ -100,10 +102,26 @@ class BranchLocked(RegistryError):
 
 
 class DetachedHead(RegistryError):
-    """Raised when no branch was named and HEAD is not on a branch."""
+    """Raised when no branch was named and HEAD is not on a branch (``at``: HEAD's short sha)."""
 
-    def __init__(self) -> None:
-        super().__init__("HEAD is detached; name a branch")
+    def __init__(self, at: str | None = None) -> None:
+        self.at = at
+        where = f" (at {at})" if at else ""
+        super().__init__(f"HEAD is detached{where}; switch to a branch with `git switch <branch>`, or name one")
+
+
+class GitOperationInProgress(RegistryError):
+    """Raised before a write to the checked-out branch while git is in the middle of ``operation``.
+
+    ``operation`` is ``merge``, ``rebase``, ``revert`` or ``cherry-pick``; nothing was changed.
+    """
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(
+            f"a git {operation} is in progress; finish it (git {operation} --continue) "
+            f"or abort it (git {operation} --abort), then retry"
+        )
 
 
 class DirtyWorkingTree(RegistryError):

@@ -242,7 +242,7 @@ def plan_merge(repo: Repository, theirs: str, *, prefer: str, branch: str | None
     """
     name = repo._branch(branch)
     ours_sha, theirs_sha = repo._tip(name), repo.resolve(theirs)
-    if repo._is_ancestor(theirs_sha, ours_sha):
+    if repo.is_ancestor(theirs_sha, ours_sha):
         raise RegistryError(f"{theirs} is already merged into {name}")
     found = repo._git.run("merge-base", ours_sha, theirs_sha)
     base = found.stdout.decode().strip() or None if found.returncode == 0 else None
@@ -271,13 +271,14 @@ def commit_merge(
     Example:
         >>> commit_merge(repo, plan, subject="merge domain/geometry", trailers={"Status": "merge"})  # doctest: +SKIP
     """
-    message = format_message(subject, body, trailers)
+    format_message(subject, body, trailers)  # ValueError before anything is written
     with repo._writing(plan.branch):
         if repo._tip(plan.branch) != plan.ours:
             raise ConcurrentUpdate(f"{plan.branch} moved while the merge was being scored; merge again")
         tree = repo._write_functions(plan.result.function_set, set())
         entry = None if tree == EMPTY_TREE else TreeEntry("40000", "functions", tree)
         root = repo._replace_in_root(repo._root_tree(plan.ours), {"functions": entry})
+        message = repo._message(subject, body, trailers, tree)
         when = time.time()
         data = build_commit(tree=root, parents=[plan.ours, plan.theirs], identity=repo.identity, when=when,
                             message=message)
@@ -285,5 +286,5 @@ def commit_merge(
         subject_line, body_text, parsed = split_message(message)
         version = Version(sha=sha, parents=(plan.ours, plan.theirs), subject=subject_line, body=body_text,
                           trailers=parsed, time=datetime.fromtimestamp(int(when)).astimezone(), tree_hash=tree)
-        repo._advance(plan.branch, plan.ours, sha, repo._best_after(plan.branch, plan.ours, version))
+        repo._advance(plan.branch, plan.ours, sha, repo._best_after(plan.ours, version))
         return version

@@ -16,6 +16,7 @@ from fnforge.registry._git import GitRepo
 from fnforge.registry._objects import EMPTY_TREE, Identity, TreeEntry, build_commit, format_message
 from fnforge.registry._remote import RemoteMixin
 from fnforge.registry._write import CONFIG_FILE, WritingMixin
+from fnforge.registry._writebase import LEGACY_BEST_TAGS
 
 __all__ = ["Repository", "clone", "init", "open"]
 
@@ -28,12 +29,14 @@ class Repository(WritingMixin, BranchesMixin, RemoteMixin, DiffMixin):
 
     Make one with :func:`registry.init`, :func:`registry.open` or
     :func:`registry.clone`; close it (or use ``with``) to stop git helper
-    processes. Reading: ``resolve``, ``read``, ``read_file``, ``version``,
-    ``log``, ``best``, ``note``, ``diff``, ``branches``, ``branch_list``.
+    processes. Reading: ``resolve``, ``is_ancestor``, ``read``, ``read_file``,
+    ``version``, ``log``, ``best``, ``best_score``, ``scores``, ``task_sets``,
+    ``note``, ``notes_for``, ``diff``, ``branches``, ``branch_list``, ``best_refs``.
     Writing (one writer per branch, see ``lock``): ``commit``,
     ``commit_worktree``, ``rollback``, ``create_branch``, ``delete_branch``,
-    ``switch``, ``add_note``, ``push``, ``pull``. Places: ``path``,
-    ``git_dir``, ``state_dir`` (``<git-dir>/fnforge/``), ``head_branch``.
+    ``switch``, ``add_note``, ``update_best_refs``, ``push``, ``pull``,
+    ``add_remote``, ``configure_sharing``. Places: ``path``, ``git_dir``,
+    ``state_dir`` (``<git-dir>/fnforge/``), ``head_branch``.
 
     Example:
         >>> with registry.open("demo") as repo:  # doctest: +SKIP
@@ -77,7 +80,12 @@ def open(path: StrPath = ".", *, identity: Identity | None = None) -> Repository
     if not _is_toolset(git):
         git.close()
         raise NotAToolset(str(where))
-    return Repository(git)
+    repo = Repository(git)
+    try:
+        repo.configure_sharing()
+    except RegistryError:
+        pass  # e.g. a read-only repository: reading still works
+    return repo
 
 
 def init(
@@ -141,6 +149,7 @@ def init(
         )
         git.check("read-tree", "-m", "-u", EMPTY_TREE, commit)
         repo._update_refs([f"create refs/heads/{branch} {commit}"], "init")
+        repo.configure_sharing()
     except BaseException:
         git.close()
         shutil.rmtree(where if created else where / ".git", ignore_errors=True)
@@ -149,7 +158,10 @@ def init(
 
 
 def clone(url: str, dest: StrPath, *, identity: Identity | None = None) -> Repository:
-    """Clone a toolset: every remote branch becomes a local branch; notes and best tags come along.
+    """Clone a toolset: every remote branch becomes a local branch; notes and best pointers come along.
+
+    The clone is configured like every toolset (see :meth:`Repository.configure_sharing`),
+    so a later plain ``git fetch`` or ``git pull`` brings notes and pointers too.
 
     Args:
         url: anything ``git clone`` takes (a path to a bare repository, ssh, https).
@@ -171,8 +183,11 @@ def clone(url: str, dest: StrPath, *, identity: Identity | None = None) -> Repos
         raise RemoteError(f"clone of {url!r} failed: {exc.stderr.strip().splitlines()[-1]}") from exc
     repo = Repository(git)
     try:
+        repo.configure_sharing()
+        fetched = repo._fetch("origin", ["notes", "best"], scratch=False)
         _adopt_remote_branches(repo)
-        repo._fetch_notes("origin")
+        if git.read_ref(fetched["notes"]) is not None:
+            repo._merge_notes_from(fetched["notes"])
         if not _is_toolset(git):
             raise NotAToolset(url)
     except BaseException:
@@ -192,5 +207,7 @@ def _adopt_remote_branches(repo: Repository) -> None:
             git.check("branch", "--quiet", "--track", name, f"refs/remotes/origin/{name}")
     if git.read_ref("HEAD") is None and names:
         git.check("checkout", "--quiet", "main" if "main" in names else names[0])
-    for name in repo.branches():
-        repo._set_best_tag(name, repo._run_log(f"refs/heads/{name}"))
+    legacy = git.check("for-each-ref", "--format=delete %(refname) %(objectname)", LEGACY_BEST_TAGS)
+    if legacy.strip():
+        git.check("update-ref", "--stdin", input=legacy.encode())
+    repo.update_best_refs()

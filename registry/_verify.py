@@ -9,13 +9,21 @@
   does not depend on the sandbox). Files in ``functions/`` that are not plain
   ``<name>.py`` / ``<name>.json`` blobs (symlinks, directories, other names)
   are errors;
-- **trailers**: ``Status`` among :data:`STATUSES`, ``Score`` a finite number
-  in [0, 1], ``Epoch`` a non-negative integer, ``Reverts``/``Restores`` name
-  commits that exist, and a roll-back's tree equals the tree it restores.
-  A commit without a ``Status`` was not written by fnforge (a warning);
-- **notes** (``refs/notes/fnforge``): each is a JSON object on a known commit,
-  with accuracies in [0, 1], ``correct <= n``, and a note's accuracy for the
-  commit's own split agrees with its ``Score`` trailer.
+- **trailers**, by the rules of :mod:`registry._rules` (the same ones that
+  decide which scores count for best): ``Status`` among :data:`STATUSES`,
+  ``Score`` a finite number in [0, 1], ``Split`` train or test, ``Epoch`` a
+  non-negative integer, a ``Score`` measured on the functions the commit holds
+  (``Functions-Tree``; a rebase or amend breaks it), a roll-back's functions
+  equal to the commit it restores; and ``Reverts``/``Restores`` name commits
+  that exist. A commit without a ``Status`` was not written by fnforge (a warning);
+- **notes** (``refs/notes/fnforge`` and fetched ones): each is a JSON object on
+  a known commit, with accuracies in [0, 1], ``correct <= n``, and a note's
+  accuracy for the commit's own split agrees with its ``Score`` trailer;
+- **sharing** (:mod:`registry._audit`): stale, missing or dangling best
+  pointers, scored commits without their notes, task paths that point outside
+  the toolset.
+
+Every finding carries one line of advice.
 
 :func:`clone_verified` clones, verifies and deletes the clone again when any
 error is found, so a refused toolset never stays on disk.
@@ -23,19 +31,19 @@ error is found, so a refused toolset never stays on disk.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fnforge.functions import FnforgeError, Function, JSONInputError, Problem, from_files, load_json
+from fnforge.registry._audit import Commit, sharing_findings
 from fnforge.registry._errors import RegistryError
-from fnforge.registry._notes import NOTES_REF
-from fnforge.registry._objects import EMPTY_TREE, STATUSES, Identity, parse_trailer_lines, parse_tree
+from fnforge.registry._objects import EMPTY_TREE, Identity, parse_trailer_lines, parse_tree
 from fnforge.registry._repo import Repository, clone
+from fnforge.registry._rules import Finding, evidence_flaws, trailer_flaws
 
 __all__ = ["Finding", "FunctionCheck", "UnverifiedToolset", "Verification", "clone_verified", "verify"]
 
@@ -43,28 +51,6 @@ FunctionCheck = Callable[[Function], Sequence[Problem]]
 """``check(function) -> problems``: the sandbox's static gate under the verifying policy."""
 
 _REFS = ("--branches", "--tags", "--remotes")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """One thing verification found.
-
-    Args:
-        severity: ``error`` (the toolset is refused) or ``warning``.
-        kind: ``function``, ``file``, ``trailer`` or ``note``.
-        message: one line, e.g. ``function 'leak' (tip of main): line 1: import of 'os' is not allowed``.
-        name: the function's name (``function`` findings).
-        commit: the (first) commit concerned.
-    """
-
-    severity: str
-    kind: str
-    message: str
-    name: str | None = None
-    commit: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,7 +125,7 @@ def verify(repo: Repository, *, check: FunctionCheck) -> Verification:
     commits = _commits(repo)
     tips = _tips(repo)
     findings: list[Finding] = []
-    versions = _function_versions(repo, commits, findings)
+    versions = _function_versions(repo, [(c.sha, c.root, c.trailers) for c in commits], findings)
     for (name, _py, _js), (first, files) in versions.items():
         where = _where(first, tips)
         try:
@@ -150,12 +136,12 @@ def verify(repo: Repository, *, check: FunctionCheck) -> Verification:
         problems = list(check(function))
         if problems:
             findings.append(_function_finding(name, first, where, "; ".join(str(p) for p in problems)))
-    known = {sha for sha, _, _ in commits}
-    trees = {sha: tree for sha, tree, _ in commits}
-    for sha, _tree, trailers in commits:
-        findings += _trailer_findings(repo, sha, trailers, known, trees)
-    note_findings, notes = _note_findings(repo, known, {sha: t for sha, _, t in commits})
+    trees = {c.sha: c.functions for c in commits}
+    for commit in commits:
+        findings += _trailer_findings(repo, commit, trees)
+    note_findings, notes = _note_findings(repo, {c.sha: c.trailers for c in commits})
     findings += note_findings
+    findings += sharing_findings(repo, commits)
     return Verification(
         findings=tuple(findings), commits=len(commits), function_versions=len(versions), notes=notes
     )
@@ -217,19 +203,23 @@ def _discard(repo: Repository, where: Path, existed: bool) -> None:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def _commits(repo: Repository) -> list[tuple[str, str, dict[str, str]]]:
-    """(sha, root tree, trailers) of every commit reachable from a branch, tag or remote ref."""
+def _commits(repo: Repository) -> list[Commit]:
+    """Every commit reachable from a branch, tag or remote ref, newest first."""
     git = repo._git
     if not git.check("for-each-ref", "--count=1", "refs/heads/", "refs/tags/", "refs/remotes/").strip():
         return []
     out = git.check(
-        "log", *_REFS, "--no-color", "--encoding=UTF-8", "--format=%H%x00%T%x00%(trailers:unfold,only)%x00"
+        "log", *_REFS, "--no-color", "--encoding=UTF-8", "--format=%H%x00%T%x00%(trailers:unfold,only)%x00%P%x00"
     )
     commits = []
     for record in out.split("\0\n"):
         parts = record.strip("\n").split("\0")
-        if len(parts) >= 3 and parts[0]:
-            commits.append((parts[0].strip(), parts[1], parse_trailer_lines(parts[2])))
+        if len(parts) >= 4 and parts[0]:
+            root = parts[1]
+            entry = repo._entry(root, "functions")
+            functions = entry.sha if entry is not None and entry.is_tree else EMPTY_TREE
+            commits.append(Commit(sha=parts[0].strip(), root=root, functions=functions,
+                                  trailers=parse_trailer_lines(parts[2]), parents=tuple(parts[3].split())))
     return commits
 
 
@@ -293,59 +283,44 @@ def _function_finding(name: str, sha: str, where: str, detail: str) -> Finding:
                    message=f"function {name!r} ({where}): {detail}")
 
 
-def _trailer_findings(
-    repo: Repository, sha: str, trailers: dict[str, str], known: set[str], trees: dict[str, str]
-) -> list[Finding]:
-    def bad(message: str, severity: str = "error") -> Finding:
-        return Finding(severity=severity, kind="trailer", commit=sha, message=f"commit {sha[:7]}: {message}")
+def _trailer_findings(repo: Repository, commit: Commit, trees: dict[str, str]) -> list[Finding]:
+    sha, trailers = commit.sha, commit.trailers
 
-    found: list[Finding] = []
-    status = trailers.get("Status")
-    if status is None:
-        found.append(bad("no Status trailer (not written by fnforge)", "warning"))
-    elif status not in STATUSES:
-        found.append(bad(f"Status {status!r} is not one of {', '.join(STATUSES)}"))
-    if "Score" in trailers and _unit_float(trailers["Score"]) is None:
-        found.append(bad(f"Score {trailers['Score']!r} is not a number in [0, 1]"))
-    if "Epoch" in trailers and not trailers["Epoch"].isdigit():
-        found.append(bad(f"Epoch {trailers['Epoch']!r} is not a non-negative integer"))
+    def bad(message: str, advice: str, severity: str = "error") -> Finding:
+        return Finding(severity=severity, kind="trailer", commit=sha, message=f"commit {sha[:7]}: {message}",
+                       advice=advice)
+
+    restored = trees.get(trailers.get("Restores") or "")
+    changes = not commit.parents or any(trees.get(p, commit.functions) != commit.functions for p in commit.parents)
+    found = [bad(f.message, f.advice, f.severity)
+             for f in trailer_flaws(trailers, commit.functions, restored_tree=restored, changes_functions=changes)]
     for key in ("Reverts", "Restores"):
         value = trailers.get(key)
         if value is not None and repo._git.run("cat-file", "-e", f"{value}^{{commit}}").returncode:
-            found.append(bad(f"{key} names {value[:12]!r}, which is not a commit in this repository"))
-    restores = trailers.get("Restores")
-    if status == "rollback" and restores in trees and trees[restores] != trees[sha]:
-        found.append(bad(f"a roll-back whose tree differs from the commit it restores ({restores[:7]})"))
+            found.append(bad(f"{key} names {value[:12]!r}, which is not a commit in this repository",
+                             "the commit it names was not shared; fetch it, or ignore this roll-back's link"))
     return found
 
 
-def _unit_float(text: Any) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and 0.0 <= value <= 1.0 else None
-
-
-def _note_findings(
-    repo: Repository, known: set[str], trailers: dict[str, dict[str, str]]
-) -> tuple[list[Finding], int]:
-    if repo._git.read_ref(NOTES_REF) is None:
-        return [], 0
+def _note_findings(repo: Repository, trailers: dict[str, dict[str, str]]) -> tuple[list[Finding], int]:
     found: list[Finding] = []
-    mapping = repo._note_map(NOTES_REF)
-    for commit, blob in sorted(mapping.items()):
-        def bad(message: str, severity: str = "error", commit: str = commit) -> Finding:
-            return Finding(severity=severity, kind="note", commit=commit, message=f"note on {commit[:7]}: {message}")
+    index = repo._notes_index()
+    for commit, blobs in sorted(index.items()):
+        def bad(message: str, advice: str, severity: str = "error", commit: str = commit) -> Finding:
+            return Finding(severity=severity, kind="note", commit=commit, message=f"note on {commit[:7]}: {message}",
+                           advice=advice)
 
-        if commit not in known:
-            found.append(bad("annotates a commit no branch or tag reaches", "warning"))
-        note = _json_object(repo._object(blob, "blob"))
-        if note is None:
-            found.append(bad("is not a JSON object"))
-            continue
-        found += [bad(message, severity) for severity, message in _evidence_problems(note, trailers.get(commit, {}))]
-    return found, len(mapping)
+        if commit not in trailers:
+            found.append(bad("annotates a commit no branch or tag reaches", "harmless; `git notes --ref=fnforge "
+                             "prune` removes notes of commits that no longer exist", "warning"))
+        for blob in blobs:
+            note = _json_object(repo._object(blob, "blob"))
+            if note is None:
+                found.append(bad("is not a JSON object", "fnforge ignores it; remove it with "
+                                 f"`git notes --ref=fnforge remove {commit[:7]}`"))
+                continue
+            found += [bad(f.message, f.advice, f.severity) for f in evidence_flaws(note, trailers.get(commit, {}))]
+    return found, len(index)
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:
@@ -354,21 +329,3 @@ def _json_object(data: bytes) -> dict[str, Any] | None:
     except JSONInputError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def _evidence_problems(note: dict[str, Any], trailers: dict[str, str]) -> Iterable[tuple[str, str]]:
-    """Problems of the per-split evaluation summaries in a note (other keys are free-form)."""
-    for key, value in note.items():
-        if not isinstance(value, dict) or "accuracy" not in value:
-            continue
-        accuracy = _unit_float(value.get("accuracy"))
-        if accuracy is None:
-            yield "error", f"{key}.accuracy {value.get('accuracy')!r} is not a number in [0, 1]"
-            continue
-        n, correct = value.get("n"), value.get("correct")
-        if n is not None or correct is not None:
-            if not (isinstance(n, int) and isinstance(correct, int) and 0 <= correct <= n):
-                yield "error", f"{key}: correct={correct!r} and n={n!r} are not counts with correct <= n"
-        score = _unit_float(trailers.get("Score"))
-        if key == trailers.get("Split", "train") and score is not None and abs(score - accuracy) > 5e-5:
-            yield "warning", f"{key}.accuracy {accuracy:.4f} disagrees with the commit's Score {score:.4f}"

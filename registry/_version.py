@@ -1,24 +1,18 @@
 """``Version``: one commit of a toolset as fnforge sees it, and the one ``git log`` that reads many.
 
-``best`` rule (used by :meth:`Repository.best` and the ``best/<branch>`` tags):
-among the branch's first-parent commits with a finite ``Score`` whose
-``Split`` is the asked split (a missing ``Split`` means ``train``) and whose
-``Status`` is not ``rejected``, the highest score; ties go to the earliest
-commit. Rejected trials were rolled back, so they never count; a roll-back
-commit carries its target's score, and being later it never displaces it.
+Which version is best is decided in :mod:`registry._best`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fnforge.registry._objects import EMPTY_TREE, parse_trailer_lines
 
-__all__ = ["LOG_ARGS", "Version", "best_of", "counts_for_best", "parse_log", "pick_best"]
+__all__ = ["LOG_ARGS", "Version", "parse_log"]
 
 LOG_ARGS = (
     "log",
@@ -114,35 +108,6 @@ class Version:
             "time": self.time.isoformat(),
             "tree_hash": self.tree_hash,
         }
-
-
-def counts_for_best(version: Version, split: str) -> bool:
-    """Whether ``version`` competes for best on ``split`` (see the module docstring)."""
-    score = version.score
-    return (
-        score is not None
-        and math.isfinite(score)
-        and (version.split or "train") == split
-        and version.status != "rejected"
-    )
-
-
-def pick_best(versions: Iterable[Version], split: str) -> Version | None:
-    """The best of ``versions`` (given newest first, as ``log`` returns them)."""
-    best: Version | None = None
-    for version in reversed(list(versions)):
-        if counts_for_best(version, split) and (best is None or version.score > best.score):  # type: ignore[operator]
-            best = version
-    return best
-
-
-def best_of(versions: Iterable[Version], split: str = "train") -> Version | None:
-    """The best of ``versions`` (newest first, as :meth:`Repository.log` returns them) by the rule above.
-
-    Example:
-        >>> registry.best_of(repo.log(), "train")  # doctest: +SKIP
-    """
-    return pick_best(versions, split)
 
 
 def _body_without_trailers(body: str, trailers: str) -> str:

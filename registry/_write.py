@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fnforge.functions import FunctionSet, read_dir, write_dir
+from fnforge.registry._best import best_of
 from fnforge.registry._writebase import WriteBase
 from fnforge.registry._errors import NothingToCommit, RegistryError
 from fnforge.registry._objects import EMPTY_TREE, TreeEntry, format_message, parse_tree
@@ -59,7 +60,7 @@ class WritingMixin(WriteBase):
             >>> repo.commit(fs, subject="epoch 1: add solve",
             ...             trailers={"Score": 0.65, "Status": "accepted", "Epoch": 1})  # doctest: +SKIP
         """
-        message = format_message(subject, body, trailers)
+        format_message(subject, body, trailers)  # ValueError before anything is written
         name = self._branch(branch)
         with self._writing(name):
             parent = self._tip(name)
@@ -68,7 +69,7 @@ class WritingMixin(WriteBase):
             known = set() if functions == EMPTY_TREE else {e.sha for e in parse_tree(self._object(functions, "tree"))}
             tree = self._write_functions(function_set, known)
             new_root = self._replace_in_root(root, {"functions": _dir_entry(tree)})
-            return self._create_commit(name, parent, new_root, tree, message)
+            return self._create_commit(name, parent, new_root, tree, self._message(subject, body, trailers, tree))
 
     def commit_worktree(
         self,
@@ -102,7 +103,7 @@ class WritingMixin(WriteBase):
         if score is not None:
             values.update(Score=score, Split=split)
         values["Status"] = "manual"
-        text = format_message(subject, body, values)
+        format_message(subject, body, values)  # ValueError before anything is written
         name = self._branch(None)
         work_tree = self.path
         with self._writing(name, require_clean=False):
@@ -121,6 +122,7 @@ class WritingMixin(WriteBase):
             if new_root == old_root and score is None:
                 reset_index(self._git)
                 raise NothingToCommit("nothing to commit: functions/ and fnforge.toml match HEAD")
+            text = self._message(subject, body, values, tree)
             return self._create_commit(name, parent, new_root, tree, text, mode="reset")
 
     def rollback(
@@ -138,11 +140,11 @@ class WritingMixin(WriteBase):
         The new commit's tree equals the target's; its message is
         ``Revert to <short>: <target subject>`` / ``This reverts commit <head>,
         reversing changes made to <target>.`` with ``Status: rollback``, the
-        target's ``Score``/``Split`` and ``Reverts``/``Restores`` trailers.
+        target's ``Score``/``Metric``/``Split``/``Tasks`` and ``Reverts``/``Restores`` trailers.
         History is never rewritten.
 
         Args:
-            to: the version to restore; None means the branch's best (train split).
+            to: the version to restore; None means the branch's best (``best/<branch>``).
             branch: the branch; None means the checked-out one.
             epoch: an ``Epoch`` trailer for the new commit.
             run: a ``Run`` trailer for the new commit.
@@ -157,14 +159,14 @@ class WritingMixin(WriteBase):
         name = self._branch(branch)
         with self._writing(name):
             head = self._tip(name)
-            target = self.version(to) if to is not None else self.best(name)
+            target = self.version(to) if to is not None else best_of(self._history(head))
             if target is None:
                 raise RegistryError(f"no scored version on {name!r} to roll back to; name one with --to")
             root = self._root_tree(target.sha)
             if not allow_empty and root == self._root_tree(head):
                 raise NothingToCommit(f"nothing to roll back: {name!r} already holds the tree of {target.short}")
             values: dict[str, str | int | float] = {}
-            for key in ("Score", "Metric"):
+            for key in ("Score", "Metric", "Tasks"):
                 if target.trailer(key) is not None and target.score is not None:
                     values[key] = str(target.trailer(key))
             if "Score" in values:
@@ -176,10 +178,11 @@ class WritingMixin(WriteBase):
                 values["Run"] = run
             values.update({k: v for k, v in (trailers or {}).items() if k != "Status"})
             values.update(Reverts=head, Restores=target.sha)
-            message = format_message(
+            message = self._message(
                 f"Revert to {target.short}: {target.subject}",
                 f"This reverts commit {head}, reversing changes made to {target.sha}.",
                 values,
+                target.tree_hash,
             )
             return self._create_commit(name, head, root, target.tree_hash, message)
 

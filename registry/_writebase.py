@@ -1,28 +1,39 @@
-"""The one path every write takes: the branch lock, new objects, and an atomic move of branch + best tag."""
+"""The one path every write takes: the branch lock, new objects, and an atomic move of branch + best pointer.
+
+The best pointer of a branch is ``refs/fnforge/best/<branch>``: derived data
+(the best version for the branch's current task set, :mod:`registry._best`)
+that moves in the same ``update-ref`` transaction as the branch, and that any
+fnforge command recomputes. fnforge itself never reads it: ``best/<branch>``
+in a revision is computed from the history. It exists for plain git
+(``git log fnforge/best/main``) and for remotes, where it is always pushed and
+fetched with force. The moving ``refs/tags/best/<branch>`` tags of earlier
+versions are deleted when their branch's pointer is next written.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
 from fnforge.functions import FunctionSet, to_files
 from fnforge.registry._base import RepositoryBase
-from fnforge.registry._errors import ConcurrentUpdate, GitFailed
+from fnforge.registry._best import best_of
+from fnforge.registry._errors import ConcurrentUpdate, GitFailed, GitOperationInProgress
 from fnforge.registry._lock import branch_lock, lock_path
 from fnforge.registry._objects import (
     EMPTY_TREE,
     TreeEntry,
     build_commit,
     build_tree,
-    message_trailers,
-    parse_commit,
+    format_message,
     parse_tree,
     split_message,
 )
-from fnforge.registry._version import Version, counts_for_best, pick_best
+from fnforge.registry._rules import FUNCTIONS_TREE
+from fnforge.registry._version import Version
 from fnforge.registry._worktree import (
     clear_journal,
     finish_pending,
@@ -32,10 +43,15 @@ from fnforge.registry._worktree import (
     write_journal,
 )
 
-__all__ = ["KEEP", "ZERO", "WriteBase"]
+__all__ = ["BEST_REFS", "LEGACY_BEST_TAGS", "ZERO", "WriteBase"]
 
 ZERO = "0" * 40
-KEEP = "keep"  # sentinel for "leave the best/<branch> tag as it is"
+BEST_REFS = "refs/fnforge/best/"
+"""Where the best pointers live: ``refs/fnforge/best/<branch>``."""
+LEGACY_BEST_TAGS = "refs/tags/best/"
+"""The moving tags earlier versions kept; deleted as pointers are written."""
+_IN_PROGRESS = (("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase"),
+                ("REVERT_HEAD", "revert"), ("CHERRY_PICK_HEAD", "cherry-pick"))
 
 
 class WriteBase(RepositoryBase):
@@ -80,13 +96,24 @@ class WriteBase(RepositoryBase):
 
     @contextmanager
     def _writing(self, branch: str, *, require_clean: bool = True) -> Iterator[None]:
-        """Hold ``branch``'s writer lock; repair a half-done move; refuse on uncommitted edits."""
+        """Hold ``branch``'s writer lock; repair a half-done move; refuse mid-merge or on uncommitted edits."""
         with self.lock(branch):
             if self._checked_out(branch):
+                for marker, operation in _IN_PROGRESS:
+                    if (self._git.git_dir / marker).exists():
+                        raise GitOperationInProgress(operation)
                 finish_pending(self._git, branch)
                 if require_clean:
                     refuse_if_dirty(self._git)
             yield
+
+    def _message(self, subject: str, body: str, trailers: Mapping[str, str | int | float] | None,
+                 functions_tree: str) -> str:
+        """A commit message whose ``Score`` (if any) names the ``functions/`` tree it was measured on."""
+        values = dict(trailers or {})
+        if "Score" in values:
+            values[FUNCTIONS_TREE] = functions_tree
+        return format_message(subject, body, values)
 
     def _write_tree(self, entries: list[TreeEntry]) -> str:
         return self._git.write_object("tree", build_tree(entries))
@@ -123,24 +150,15 @@ class WriteBase(RepositoryBase):
             time=datetime.fromtimestamp(int(when)).astimezone(),
             tree_hash=functions_tree,
         )
-        self._advance(branch, parent, sha, self._best_after(branch, parent, version), mode=mode)
+        self._advance(branch, parent, sha, self._best_after(parent, version), mode=mode)
         return version
 
-    def _best_after(self, branch: str, parent: str, version: Version) -> str:
-        """The best/<branch> tag's value once ``version`` is on top of ``parent`` (or KEEP)."""
-        tag = self._git.read_ref(f"refs/tags/best/{branch}")
-        if tag is not None:
-            tag_trailers = message_trailers(parse_commit(self._object(tag, "commit"))[2])
-            current = Version(
-                sha=tag, parents=(), subject="", body="", trailers=tag_trailers,
-                time=version.time, tree_hash=EMPTY_TREE,
-            )
-            if counts_for_best(current, "train"):
-                if counts_for_best(version, "train") and version.score > current.score:  # type: ignore[operator]
-                    return version.sha
-                return KEEP
-        best = pick_best([version, *self.log(parent)], "train")
-        return best.sha if best is not None else KEEP
+    def _best_after(self, parent: str, version: Version) -> str | None:
+        """The best pointer's value once ``version`` is on top of ``parent`` (None: no scored version)."""
+        versions = [version, *self._history(parent)]
+        self._remember(version.sha, versions)
+        best = best_of(versions)
+        return best.sha if best is not None else None
 
     def _update_refs(self, lines: list[str], reason: str) -> None:
         result = self._git.run("update-ref", "-m", f"fnforge: {reason}", "--stdin", input="".join(
@@ -151,14 +169,22 @@ class WriteBase(RepositoryBase):
                 raise ConcurrentUpdate(f"a ref moved while fnforge was writing ({reason}); retry")
             raise GitFailed("update-ref", result.stderr)
 
-    def _ref_lines(self, branch: str, old: str | None, new: str, best: str) -> list[str]:
-        lines = [f"update refs/heads/{branch} {new} {old or ZERO}"]
-        tag = self._git.read_ref(f"refs/tags/best/{branch}")
-        if best != KEEP and best != tag:
-            lines.append(f"update refs/tags/best/{branch} {best} {tag or ZERO}")
+    def _pointer_lines(self, branch: str, best: str | None) -> list[str]:
+        """update-ref lines that set ``branch``'s best pointer to ``best`` (and drop its legacy tag)."""
+        lines = []
+        current = self._git.read_ref(f"{BEST_REFS}{branch}")
+        if best != current:
+            lines.append(f"update {BEST_REFS}{branch} {best} {current or ZERO}" if best is not None
+                         else f"delete {BEST_REFS}{branch} {current}")
+        legacy = self._git.read_ref(f"{LEGACY_BEST_TAGS}{branch}")
+        if legacy is not None:
+            lines.append(f"delete {LEGACY_BEST_TAGS}{branch} {legacy}")
         return lines
 
-    def _advance(self, branch: str, old: str, new: str, best: str, *, mode: str = "merge") -> None:
+    def _ref_lines(self, branch: str, old: str | None, new: str, best: str | None) -> list[str]:
+        return [f"update refs/heads/{branch} {new} {old or ZERO}", *self._pointer_lines(branch, best)]
+
+    def _advance(self, branch: str, old: str, new: str, best: str | None, *, mode: str = "merge") -> None:
         """Move ``branch`` from ``old`` to ``new`` (compare-and-swap) with its best tag, atomically.
 
         On the checked-out branch the index and ``functions/`` follow: ``merge``
@@ -185,11 +211,51 @@ class WriteBase(RepositoryBase):
         finally:
             clear_journal(self._git)
 
-    def _set_best_tag(self, branch: str, versions: list[Version]) -> None:
-        """Point best/<branch> at the best of ``versions`` (delete it when none is scored)."""
-        best = pick_best(versions, "train")
-        tag = self._git.read_ref(f"refs/tags/best/{branch}")
-        if best is not None and best.sha != tag:
-            self._update_refs([f"update refs/tags/best/{branch} {best.sha}"], f"best of {branch}")
-        elif best is None and tag is not None:
-            self._update_refs([f"delete refs/tags/best/{branch} {tag}"], f"best of {branch}")
+    def update_best_refs(self, branches: Iterable[str] | None = None) -> dict[str, str | None]:
+        """Recompute the best pointers (``refs/fnforge/best/<branch>``) from the branches' histories.
+
+        Every fnforge write keeps the pointer of its branch right; plain git
+        (``reset``, ``--amend``, ``rebase``, ``fetch``) does not, and this puts
+        them right again. Each pointer moves only if its branch did not move
+        meanwhile. Pointers of branches that no longer exist are deleted.
+
+        Args:
+            branches: the branches; None means every branch (and every orphaned pointer).
+
+        Returns:
+            branch -> new pointer value (None: deleted) for each pointer that changed.
+
+        Example:
+            >>> repo.update_best_refs()  # doctest: +SKIP
+            {'main': '536b402...'}
+        """
+        names = list(branches) if branches is not None else sorted(set(self.branches()) | set(self.best_refs()))
+        changed: dict[str, str | None] = {}
+        for name in names:
+            tip = self._git.read_ref(f"refs/heads/{name}")
+            best = None
+            if tip is not None:
+                found = best_of(self._history(tip))
+                best = found.sha if found is not None else None
+            lines = self._pointer_lines(name, best)
+            if not lines:
+                continue
+            guard = [f"verify refs/heads/{name} {tip or ZERO}"]
+            try:
+                self._update_refs(guard + lines, f"best of {name}")
+            except ConcurrentUpdate:
+                continue  # the branch moved: its writer set the pointer
+            if any(line.startswith(("update", "delete")) and BEST_REFS in line for line in lines):
+                changed[name] = best
+        return changed
+
+    def best_refs(self) -> dict[str, str]:
+        """branch -> the commit its stored best pointer names (what plain git sees; may be stale)."""
+        out = self._git.check("for-each-ref", "--format=%(refname)%00%(objectname)", BEST_REFS)
+        pairs = (line.split("\0") for line in out.splitlines() if line)
+        return {ref[len(BEST_REFS) :]: sha for ref, sha in pairs}
+
+    def branches(self) -> list[str]:
+        """The local branches' names, sorted."""
+        out = self._git.check("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/")
+        return sorted(line for line in out.splitlines() if line)

@@ -153,7 +153,7 @@ def test_fresh_venv_runs_the_main_job_eval_the_agents_sdk_and_an_mcp_server(
     assert list((toolset / ".git" / "fnforge" / "runs").glob("*/summary.json"))
 
     evaluated = json.loads(_run(["fnforge", "eval", "--limit", "3", "--no-cache", "--json"], cwd=toolset, env=env))
-    assert (evaluated["n"], evaluated["tasks"]) == (3, "math:algebra")
+    assert evaluated["n"] == 3 and evaluated["tasks"].startswith("math:algebra (3 tasks, sha256:")
     assert not (home / ".cache" / "fnforge" / "data").exists()  # the built-in slice, nothing pulled
 
     sdk = _run([str(venv / "bin" / "python"), "-c", "from agents import Runner; from fnforge.agents import "

@@ -2,8 +2,12 @@
 
 The command resolves the revision, ``fnforge.toml`` and the flags into tasks,
 an LLM client and a sandbox, calls :func:`optimizer.evaluate` once, writes the
-per-task results to the commit's ``git notes --ref=fnforge`` (under the split's
-name) and prints the accuracy with its 95% interval.
+per-task results to the commit's ``git notes --ref=fnforge`` and prints the
+accuracy with its 95% interval. The note is where the trainer records its test
+evaluation and where ``fnforge best --split test`` / ``log --split test`` read:
+under the split's name (``test``) for the commit's own task set, under
+``test@<task set>`` for another one, with ``split`` and ``tasks`` (the exact
+task set: spec, size, content hash) inside.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -23,16 +28,18 @@ from fnforge.cli._config import ToolsetConfig, load_config
 from fnforge.cli._terminal import visible_lines
 from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
                                   progress_bar)
+from fnforge.cli._taskpath import load_splits
 from fnforge.functions import FunctionSet
 from fnforge.optimizer import Report, TaskResult, evaluate
-from fnforge.tasks import Task, make_splits
+from fnforge.tasks import Task
 
 __all__: list[str] = []
 
 
 @cli.command("eval")
 @click.argument("rev", default="HEAD")
-@click.option("--task", "task_spec", help="Task set (default: fnforge.toml's), e.g. math:algebra, gsm8k.")
+@click.option("--task", "task_spec",
+              help="Task set, e.g. math:algebra, gsm8k (default: the one REV was trained on, else fnforge.toml's).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True,
               help="Which side of the split to evaluate on.")
 @click.option("--train", "n_train", type=click.IntRange(min=0), default=20, show_default=True,
@@ -56,6 +63,9 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
 
     The split is the one fnforge train uses for the same --task/--train/--test/--seed,
     so `fnforge eval best/main` re-scores the trained set on its test tasks.
+    --task defaults to the task set REV was trained on (its Tasks trailer),
+    else fnforge.toml's. The result is noted on REV's commit, where
+    `fnforge best --split test` and `fnforge log --split test` read it.
     Results are cached in .git/fnforge/eval-cache.sqlite: evaluating a set
     again on the same tasks, agent and model makes no LLM call. Set
     OPENAI_API_KEY, or --base-url (OPENAI_BASE_URL) for a local server.
@@ -67,22 +77,26 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
         config = load_config(repo.path)
         sha = repo.resolve(rev)
         function_set = repo.read(sha)
-        spec = task_spec or config.task
-        splits = make_splits(spec, n_train=n_train, n_test=n_test, seed=seed, data_dir=data_dir,
-                             cache_dir=data_cache_dir())
+        own = registry.TaskSet.parse(repo.version(sha).trailer("Tasks")).label
+        spec = task_spec or own or config.task
+        cwd = app.directory if task_spec else repo.path  # recorded specs are relative to the toolset's root
+        splits = load_splits(spec, root=repo.path, cwd=cwd, n_train=n_train, n_test=n_test, seed=seed,
+                             data_dir=data_dir, cache_dir=data_cache_dir())
         selection = splits.train if split == "train" else splits.test
         tasks = selection.tasks[:limit]
         if not tasks:
             raise click.UsageError(f"the {split} split of {spec} is empty; raise --{split}")
+        evaluated = replace(selection, tasks=tasks)
         react = (agent or config.agent) == "react"  # fnforge.toml's value is checked: tool or react
         agent_config = AgentConfig(kind="react" if react else "tool", max_turns=max_turns)
         llm = llm_config(model or config.model, base_url=base_url, state_dir=repo.state_dir,
                          use_cache=not no_cache, concurrency=concurrency)
         report = asyncio.run(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,
                                        concurrency=concurrency, use_cache=not no_cache))
-        context = {"split": split, "tasks": selection.spec, "selection": selection.describe(), "seed": seed,
-                   "limit": limit, "model": llm.model, "agent": agent_config.kind, "max_turns": max_turns}
-        repo.add_note(sha, report.notes_dict(split, **context))
+        context = {"split": split, "tasks": evaluated.describe(), "seed": seed, "limit": limit,
+                   "model": llm.model, "agent": agent_config.kind, "max_turns": max_turns}
+        key = split if selection.spec == own or not own else f"{split}@{selection.spec}"
+        repo.add_note(sha, report.notes_dict(key, **context))
     finally:
         repo.close()
     if as_json:

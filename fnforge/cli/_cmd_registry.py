@@ -17,8 +17,9 @@ import click
 from fnforge import registry
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config, sandbox_policy
+from fnforge.cli._taskpath import portable_spec
 from fnforge.cli._terminal import visible, visible_lines
-from fnforge.functions import read_dir
+from fnforge.functions import FnforgeError, read_dir
 from fnforge.sandbox import SandboxCheckError, check
 
 __all__ = ["status_mark"]
@@ -28,7 +29,7 @@ _ASCII_MARKS = {"accepted": "+", "rejected": "x", "rollback": "<", "initial": "*
 
 
 def status_mark(status: str | None, *, ascii_only: bool = False) -> str:
-    """The one-character mark ``fnforge log`` shows for a status (``·`` / ``.`` when unknown)."""
+    """The one-character mark ``fnforge log`` shows for a status (``·`` / ``.``: no fnforge Status, e.g. a git commit)."""
     marks = _ASCII_MARKS if ascii_only else _MARKS
     return marks.get(status or "", "." if ascii_only else "·")
 
@@ -46,11 +47,35 @@ def _score(version: registry.Version) -> str:
     return f"{version.score:.4f}" if version.score is not None else "-"
 
 
-def _line(version: registry.Version, *, best: bool = False, ascii_only: bool = False) -> str:
+def _line(version: registry.Version, *, best: bool = False, ascii_only: bool = False,
+          score: float | None | str = "trailer") -> str:
+    """One ``log`` line; ``score`` replaces the trailer's Score (e.g. a test score from the notes)."""
     epoch = f"e{version.epoch}" if version.epoch is not None else "-"
     mark = status_mark(version.status, ascii_only=ascii_only)
     tail = " [best]" if best else ""
-    return f"{version.short} {mark} {_score(version):>6} {epoch:>4}  {visible(version.subject)}{tail}"
+    shown = _score(version) if score == "trailer" else ("-" if score is None else f"{score:.4f}")
+    return f"{version.short} {mark} {shown:>6} {epoch:>4}  {visible(version.subject)}{tail}"
+
+
+_TASK_HELP = ("Task set whose scores count: a label (jsonl:qa.jsonl), a description or sha256:PREFIX "
+              "(default: the branch's current one, that of its newest scored commit).")
+
+
+def _task_query(repo: registry.Repository, app: AppContext, task: str | None) -> str | None:
+    """``--task`` as the toolset records it (a path relative to the toolset's root)."""
+    if task is None or "sha256:" in task:
+        return task
+    try:
+        return portable_spec(task, root=repo.path, cwd=app.directory)
+    except FnforgeError:
+        return task  # not a spec the loaders know: match it as written
+
+
+def _no_scores(repo: registry.Repository, where: str, split: str, task: str | None) -> registry.RegistryError:
+    known = repo.task_sets(where, split)
+    which = f"task set {task!r}" if task else f"{split} split"
+    listing = f"; scored task sets: {'; '.join(t.describe() for t in known)}" if known and task else ""
+    return registry.RegistryError(f"no scored version on {where!r} ({which}){listing}")
 
 
 def _json(data: Any) -> None:
@@ -74,6 +99,11 @@ def init_command(
     Example: fnforge init demo --task math:algebra --agent react --model gpt-4o-mini
     """
     target = app.directory / directory if directory is not None else app.directory
+    if task is not None:
+        try:
+            task = portable_spec(task, root=target, cwd=app.directory)
+        except FnforgeError:
+            pass  # fnforge train names a bad task set when it reads it
     config = ToolsetConfig().with_values(task=task, agent=agent, model=model)
     repo = registry.init(target, files={CONFIG_FILE: config.to_toml().encode()})
     try:
@@ -87,47 +117,75 @@ def init_command(
 @cli.command("log")
 @click.argument("branch", required=False)
 @click.option("-n", "--limit", type=click.IntRange(min=1), help="Show at most N versions.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True,
+              help="Scores shown: train (the commits' trailers) or test (the notes of fnforge eval and training).")
+@click.option("--task", help=_TASK_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
 @pass_app
-def log_command(app: AppContext, branch: str | None, limit: int | None, as_json: bool) -> None:
+def log_command(app: AppContext, branch: str | None, limit: int | None, split: str, task: str | None,
+                as_json: bool) -> None:
     """List a branch's versions, newest first: sha, status, score, epoch, subject.
 
     Status marks: ✓ accepted, ✗ rejected, ↺ rollback, ● initial, ✎ manual,
-    ⑂ merge (ASCII + x < * m Y when the terminal lacks them). [best] marks the
-    best version on the train split.
+    ⑂ merge, · none (a commit made with plain git); ASCII + x < * m Y . when
+    the terminal lacks them. [best] marks the best version (fnforge best) on
+    the split and task set shown. With --split test the score column is the
+    test score recorded in the commit's notes (- when it was not evaluated).
 
-    Example: fnforge log domain/algebra -n 20
+    Example: fnforge log domain/algebra -n 20 --split test
     """
     with registry.open(app.directory) as repo:
         versions = repo.log(branch, limit=limit)
-        best = registry.best_of(versions) if limit is None else repo.best(branch)
-        best_sha = best.sha if best is not None else None
+        query = _task_query(repo, app, task)
+        best = repo.best_score(branch, split, tasks=query)
+        best_sha = best.version.sha if best is not None else None
+        scores: dict[str, float] = {}
+        if split != "train":
+            for found in repo.scores(branch, split, tasks=query):
+                scores.setdefault(found.version.sha, found.score)
         if as_json:
-            _json([{**v.to_dict(), "best": v.sha == best_sha} for v in versions])
+            _json([{**v.to_dict(), **({"score": scores.get(v.sha)} if split != "train" else {}),
+                    "best": v.sha == best_sha} for v in versions])
             return
         ascii_only = _ascii_only()
-        click.echo("\n".join(_line(v, best=v.sha == best_sha, ascii_only=ascii_only) for v in versions))
+        click.echo("\n".join(
+            _line(v, best=v.sha == best_sha, ascii_only=ascii_only,
+                  score=scores.get(v.sha) if split != "train" else "trailer") for v in versions))
 
 
 @cli.command("best")
 @click.argument("branch", required=False)
-@click.option("--split", default="train", show_default=True, help="Which split's scores count.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True,
+              help="Which split's scores count (test: the notes of fnforge eval --split test and training).")
+@click.option("--task", help=_TASK_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @pass_app
-def best_command(app: AppContext, branch: str | None, split: str, as_json: bool) -> None:
-    """Show the best-scoring version of a branch (rejected trials never count; ties go to the earliest).
+def best_command(app: AppContext, branch: str | None, split: str, task: str | None, as_json: bool) -> None:
+    """Show a branch's best version for a task set: what best/<branch> names everywhere.
 
-    Example: fnforge best domain/algebra --split train
+    The highest score on that exact task set (spec, size, content hash,
+    split, metric) among commits with valid trailers, first parents only;
+    rejected trials never count; ties go to the later acceptance; a batch
+    run is judged by its own record. Also puts the branch's pointer
+    refs/fnforge/best/<branch> right if plain git moved the branch.
+
+    Example: fnforge best domain/algebra --split test --task math:algebra
     """
     with registry.open(app.directory) as repo:
-        version = repo.best(branch, split=split)
-        if version is None:
-            where = branch or repo.head_branch or "HEAD"
-            raise registry.RegistryError(f"no scored version on {where!r} ({split} split)")
+        where = branch or repo.head_branch or "HEAD"
+        found = repo.best_score(branch, split, tasks=_task_query(repo, app, task))
+        if found is None:
+            raise _no_scores(repo, where, split, task)
+        name = branch if branch is not None else repo.head_branch
+        if name in repo.branches():
+            repo.update_best_refs([name])
         if as_json:
-            _json(version.to_dict())
-        else:
-            click.echo(_line(version, ascii_only=_ascii_only()))
+            _json({**found.version.to_dict(), "score": found.score, "split": split,
+                   "tasks": found.task_set.describe()})
+            return
+        click.echo(_line(found.version, ascii_only=_ascii_only(), score=found.score))
+        if found.task_set.label:
+            click.echo(f"  on {found.task_set.describe()}, {split} split")
 
 
 @cli.command("show")
@@ -218,7 +276,7 @@ def branch_group(ctx: click.Context) -> None:
 @click.option("--from", "start", default="HEAD", show_default=True, metavar="REV", help="Where the branch starts.")
 @pass_app
 def branch_create_command(app: AppContext, name: str, start: str) -> None:
-    """Create a branch (and its best/<name> tag) without switching to it.
+    """Create a branch (and its best pointer) without switching to it.
 
     Example: fnforge branch create domain/algebra --from best/main
     """
@@ -231,21 +289,27 @@ def branch_create_command(app: AppContext, name: str, start: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def branch_list_command(app: AppContext, as_json: bool = False) -> None:
-    """List branches: current mark, name, tip, best version and score.
+    """List branches: current mark, name, tip, best version, score and its task set.
+
+    Also puts every best pointer (refs/fnforge/best/<branch>) right if plain
+    git moved a branch, and removes pointers of deleted branches.
 
     Example: fnforge branch list
     """
     with registry.open(app.directory) as repo:
         infos = repo.branch_list()
+        repo.update_best_refs()
     if as_json:
-        _json([{"name": i.name, "sha": i.sha, "current": i.current, "best": i.best_sha, "best_score": i.best_score}
-               for i in infos])
+        _json([{"name": i.name, "sha": i.sha, "current": i.current, "best": i.best_sha, "best_score": i.best_score,
+                "tasks": i.tasks} for i in infos])
         return
     width = max((len(i.name) for i in infos), default=0)
     for info in infos:
         best = "best -"
         if info.best_sha is not None and info.best_score is not None:
             best = f"best {info.best_sha[:7]} {info.best_score:.4f}"
+            if info.tasks:
+                best += f" on {registry.TaskSet.parse(info.tasks).label}"
         click.echo(visible(f"{'*' if info.current else ' '} {info.name:<{width}}  {info.sha[:7]}  {best}"))
 
 
@@ -253,7 +317,7 @@ def branch_list_command(app: AppContext, as_json: bool = False) -> None:
 @click.argument("name")
 @pass_app
 def branch_delete_command(app: AppContext, name: str) -> None:
-    """Delete a branch and its best/<name> tag (not the checked-out one).
+    """Delete a branch and its best pointer (not the checked-out one).
 
     Example: fnforge branch delete domain/old
     """

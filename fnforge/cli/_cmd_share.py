@@ -1,7 +1,7 @@
-"""Sharing and auditing commands: export, clone, verify, blame, bisect.
+"""Sharing and auditing commands: export, clone, verify, blame, bisect (push and pull: ``_cmd_sync.py``).
 
 Library equivalents: ``registry.export_function_set``, ``registry.clone_verified``
-/ ``registry.verify``, ``registry.blame_function``, ``optimizer.bisect_task``.
+/ ``registry.verify``, ``registry.blame_function``, ``registry.bisect_run``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,13 @@ def _widening(repo: registry.Repository) -> str | None:
 def _report(verification: Verification, policy_words: str) -> None:
     click.echo(f"{verification.summary()} (under {policy_words})")
     for finding in verification.findings:
-        click.echo(f"  {visible(finding)}")
+        _finding(finding, err=False)
+
+
+def _finding(finding: registry.Finding, *, err: bool) -> None:
+    click.echo(f"  {visible(finding)}", err=err)
+    if finding.advice:
+        click.echo(f"    hint: {visible(finding.advice)}", err=err)
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -141,7 +147,7 @@ def clone_command(app: AppContext, url: str, directory: Path, trust_policy: bool
         repo, verification = clone_verified(url, target, gate=gate)
     except UnverifiedToolset as exc:
         for finding in exc.verification.errors[1:]:
-            click.echo(f"  {visible(finding)}", err=True)
+            _finding(finding, err=True)
         raise
     with repo:
         branches = repo.branches()
@@ -158,9 +164,13 @@ def clone_command(app: AppContext, url: str, directory: Path, trust_policy: bool
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @pass_app
 def verify_command(app: AppContext, trust_policy: bool, as_json: bool) -> None:
-    """Re-check a toolset without running it: every function version, trailer and note.
+    """Re-check a toolset without running it: functions, trailers, notes, best pointers, task paths.
 
-    Exits with an error naming the failing functions when any check fails.
+    Each finding is an error or a warning with one line of advice: stale or
+    dangling best pointers, notes that were not fetched, scores that no
+    longer describe their commit (rebased or amended), invalid hand-written
+    trailers, task paths that only work on this machine. Exits with an error
+    naming the failing functions when any check fails.
 
     Example: fnforge -C math verify
     """
@@ -175,17 +185,15 @@ def verify_command(app: AppContext, trust_policy: bool, as_json: bool) -> None:
             "function_versions": verification.function_versions, "notes": verification.notes,
             "failed_functions": list(verification.failed_functions),
             "findings": [{"severity": f.severity, "kind": f.kind, "name": f.name, "commit": f.commit,
-                          "message": f.message} for f in verification.findings],
+                          "message": f.message, "advice": f.advice} for f in verification.findings],
         }, indent=2))
     elif verification.ok:
         _report(verification, words)
     if not verification.ok:
         if not as_json:
             click.echo(f"{verification.summary()} (under {words})", err=True)
-            shown = verification.errors[0]  # the error message gives it
             for finding in verification.findings:
-                if finding is not shown:
-                    click.echo(f"  {visible(finding)}", err=True)
+                _finding(finding, err=True)
         if hint:
             click.echo(f"hint: {hint}", err=True)
         raise UnverifiedToolset(where, verification)

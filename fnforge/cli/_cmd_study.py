@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import tomllib
 from collections.abc import Callable
 from contextlib import closing
@@ -31,13 +30,12 @@ from fnforge.optimizer import (
     BASELINE_LABEL, MERGE_MODES, Domain, TrainingError, build_report, find_run, merge_domains, plot_heatmap,
     summary_lines, transfer_matrix, write_report,
 )
-from fnforge.tasks import make_splits, selection_hash
+from fnforge.cli._taskpath import load_splits
+from fnforge.tasks import selection_hash
 
 __all__ = ["branch_domain", "domain_settings"]
 
 T = TypeVar("T")
-_TASKS_TRAILER = re.compile(r"^(?P<label>\S+)(?: \((?:batch of \d+/)?(?P<n>\d+) tasks)?")
-_TASKS_HASH = re.compile(r"sha256:([0-9a-f]+)\)")
 _DEFAULTS = {"n_train": 20, "n_test": 80, "seed": 0}
 
 
@@ -65,11 +63,11 @@ def domain_settings(repo: registry.Repository, branch: str) -> dict[str, Any]:
         if record is not None and record.settings.get("task"):
             return {**_DEFAULTS, **{k: record.settings[k] for k in ("task", "n_train", "n_test", "seed", "agent",
                                                                      "max_turns", "data_dir") if k in record.settings}}
-    match = _TASKS_TRAILER.match(best.trailer("Tasks") or "")
-    if match is not None:
-        settings = {**_DEFAULTS, "task": match.group("label")}
-        if match.group("n"):
-            settings["n_train"] = int(match.group("n"))
+    recorded = registry.TaskSet.parse(best.trailer("Tasks"))
+    if recorded.label:
+        settings = {**_DEFAULTS, "task": recorded.label}
+        if recorded.n is not None:
+            settings["n_train"] = recorded.n
         return settings
     data = repo.read_file(branch, CONFIG_FILE)
     table = tomllib.loads(data.decode()).get("fnforge", {}) if data else {}
@@ -80,20 +78,23 @@ def branch_domain(repo: registry.Repository, branch: str, *, split: str = "train
                   data_dir: Path | None = None) -> Domain:
     """The task set a branch was trained on (its training or test split) as a :class:`Domain`."""
     settings = domain_settings(repo, branch)
-    domain = _domain(settings["task"], split, settings, data_dir)
+    domain = _domain(settings["task"], split, settings, data_dir, root=repo.path, cwd=repo.path)
     best = repo.best(branch)
-    recorded = _TASKS_HASH.search(best.trailer("Tasks") or "") if best is not None and split == "train" else None
-    if recorded and not selection_hash(domain.tasks).startswith(recorded.group(1)):
+    recorded = registry.TaskSet.parse(best.trailer("Tasks")).digest if best is not None and split == "train" else None
+    if recorded and not selection_hash(domain.tasks).startswith(recorded):
         click.echo(f"warning: the training tasks of {branch} found now ({selection_hash(domain.tasks)[:12]}) "
-                   f"differ from the ones recorded in its best commit ({recorded.group(1)})", err=True)
+                   f"differ from the ones recorded in its best commit ({recorded})", err=True)
     return domain
 
 
-def _domain(spec: str, split: str, settings: dict[str, Any], data_dir: Path | None) -> Domain:
+def _domain(spec: str, split: str, settings: dict[str, Any], data_dir: Path | None, *, root: Path,
+            cwd: Path) -> Domain:
+    """The tasks of ``spec`` (given in ``cwd``; paths inside the toolset are recorded relative to ``root``)."""
     folder = data_dir or (Path(settings["data_dir"]) if settings.get("data_dir") else None)
-    splits = make_splits(spec, n_train=settings["n_train"], n_test=settings["n_test"], seed=settings["seed"],
-                         data_dir=folder, cache_dir=data_cache_dir())
-    return Domain(label=spec, tasks=(splits.train if split == "train" else splits.test).tasks)
+    splits = load_splits(spec, root=root, cwd=cwd, n_train=settings["n_train"], n_test=settings["n_test"],
+                         seed=settings["seed"], data_dir=folder, cache_dir=data_cache_dir())
+    chosen = splits.train if split == "train" else splits.test
+    return Domain(label=chosen.spec, tasks=chosen.tasks)
 
 
 def _run_async(app: AppContext, options: dict[str, Any], config: ToolsetConfig, repo: registry.Repository,
@@ -137,22 +138,26 @@ def _agent_options(command: T) -> T:
 def domains_command(app: AppContext, as_json: bool) -> None:
     """List each branch's task, best train score, test score, functions and last run.
 
+    Per branch, its current task set (the one it was last trained on), the
+    best version for it (fnforge best), that version's test score on the same
+    task set (from its notes), its functions and the branch's last run.
+
     Example: fnforge domains
     """
     rows = []
     with registry.open(app.directory) as repo:
         for info in repo.branch_list():
             versions = repo.log(info.name)
-            best = registry.best_of(versions)
-            note = repo.note(best.sha) if best is not None else None
-            test = (note or {}).get("test", {})
+            label = registry.TaskSet.parse(info.tasks).label if info.tasks else None
+            test = next((m.score for m in repo.scores(info.name, "test", tasks=label)
+                         if m.version.sha == info.best_sha), None) if info.best_sha else None
             last = next((v for v in versions if v.run), None)
             rows.append({
                 "branch": info.name, "current": info.current,
-                "task": domain_settings(repo, info.name)["task"],
-                "best": best.short if best else None, "train": best.score if best else None,
-                "test": test.get("accuracy") if isinstance(test, dict) else None,
-                "functions": len(repo.read(best.sha if best else info.sha)),
+                "task": label or domain_settings(repo, info.name)["task"],
+                "best": info.best_sha[:7] if info.best_sha else None, "train": info.best_score,
+                "test": test,
+                "functions": len(repo.read(info.best_sha or info.sha)),
                 "last_run": last.run if last else None,
                 "last_run_time": last.time.strftime("%Y-%m-%d %H:%M") if last else None,
             })
@@ -219,7 +224,8 @@ def transfer_command(app: AppContext, branches: str, task_specs: str, split: str
             if best is None:
                 raise registry.RegistryError(f"branch {name!r} has no scored version; train it first")
             sets.append((name, repo.read(best.sha)))
-        domains = [_domain(spec, split, settings, options["data_dir"]) for spec in specs]
+        domains = [_domain(spec, split, settings, options["data_dir"], root=repo.path, cwd=app.directory)
+                   for spec in specs]
         cells = (len(sets) + (not no_baseline)) * len(domains)
         with progress_bar("transfer", cells) as advance:
             done = 0

@@ -32,7 +32,8 @@ from fnforge.cli._live_view import LiveView, PlainView, print_summary
 from fnforge.cli._runtime import (PRICES, data_cache_dir, data_option, llm_config, llm_options, open_eval_cache,
                                   open_sandbox)
 from fnforge.optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
-from fnforge.tasks import Task, make_splits
+from fnforge.cli._taskpath import load_splits, portable_spec
+from fnforge.tasks import Task
 
 __all__: list[str] = []
 
@@ -103,9 +104,10 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
             if options["run_id"] is not None:
                 raise click.UsageError("--run needs --resume")
             settings = _settings(options, config)
+            settings["task"] = portable_spec(settings["task"], root=repo.path, cwd=app.directory)
             train_config = _train_config(options)
         data_dir = options["data_dir"] or (Path(settings["data_dir"]) if settings.get("data_dir") else None)
-        train, test, label = _tasks(settings, data_dir)
+        train, test, label = _tasks(settings, data_dir, repo.path)
         if options["dry_run"]:
             plan = plan_run(repo.read(branch), train, test, AgentConfig(kind=settings["agent"],
                             max_turns=settings["max_turns"]), train_config, max_actions=settings["max_actions"],
@@ -158,9 +160,11 @@ def _overrides(ctx: click.Context, options: Mapping[str, Any]) -> dict[str, Any]
     return {name: options[name] for name in names if _given(ctx, name)}
 
 
-def _tasks(settings: Mapping[str, Any], data_dir: Path | None) -> tuple[tuple[Task, ...], tuple[Task, ...], str]:
-    splits = make_splits(settings["task"], n_train=settings["n_train"], n_test=settings["n_test"],
-                         seed=settings["seed"], data_dir=data_dir, cache_dir=data_cache_dir())
+def _tasks(settings: Mapping[str, Any], data_dir: Path | None,
+           root: Path) -> tuple[tuple[Task, ...], tuple[Task, ...], str]:
+    splits = load_splits(settings["task"], root=root, cwd=root, n_train=settings["n_train"],
+                         n_test=settings["n_test"], seed=settings["seed"], data_dir=data_dir,
+                         cache_dir=data_cache_dir())
     return splits.train.tasks, splits.test.tasks, splits.train.spec
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("check", "call", "trust"), "sandbox"),
     "eval": "eval",
     "train": "train",
+    **dict.fromkeys(("push", "pull", "remote"), "sync"),
     **dict.fromkeys(("export", "clone", "verify", "blame", "bisect", "bisect-step"), "share"),
     **dict.fromkeys(("domains", "transfer", "merge", "report"), "study"),
     "data": "data",

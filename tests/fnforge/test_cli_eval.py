@@ -81,7 +81,8 @@ def test_eval_writes_per_task_results_to_commit_note(toolset: dict[str, Any], ll
     invoke(toolset, llm_server, toolset["solved"])
     with registry.open(toolset["path"]) as repo:
         note = repo.note(toolset["solved"])
-    assert note is not None and note["test"]["accuracy"] == 1.0 and note["test"]["tasks"] == "math:algebra"
+    assert note is not None and note["test"]["accuracy"] == 1.0 and note["test"]["split"] == "test"
+    assert note["test"]["tasks"].startswith(f"math:algebra ({TEST_TASKS} tasks, sha256:")
     assert [r["correct"] for r in note["test"]["results"]] == [True] * TEST_TASKS
 
 

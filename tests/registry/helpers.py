@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -34,3 +35,16 @@ def git(path: Path, *args: str, check: bool = True) -> str:
 def accepted(score: float, epoch: int = 1, **more: str | int | float) -> dict[str, str | int | float]:
     """Trailers of an accepted training step."""
     return {"Score": score, "Split": "train", "Status": "accepted", "Epoch": epoch, **more}
+
+
+USER_ENV = {"GIT_AUTHOR_NAME": "A User", "GIT_AUTHOR_EMAIL": "user@example.org",
+            "GIT_COMMITTER_NAME": "A User", "GIT_COMMITTER_EMAIL": "user@example.org"}
+
+
+def user_git(path: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+    """``git -C path args`` as a user would type it (with an identity): for hand workflows in tests."""
+    result = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, check=False,
+                            env={**os.environ, **USER_ENV, **(env or {})})
+    if check and result.returncode:
+        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
+    return result.stdout

@@ -1,4 +1,4 @@
-"""Branches per task domain and their best/<branch> tags."""
+"""Branches per task domain and their best pointers."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from fnforge import registry
 from tests.registry.helpers import accepted, git, make_set
 
 
-def test_create_branch_starts_at_revision_with_its_best_tag(repo: registry.Repository) -> None:
+def test_create_branch_starts_at_revision_with_its_best_pointer(repo: registry.Repository) -> None:
     best = repo.commit(make_set("a"), subject="1", trailers=accepted(0.5))
     repo.commit(make_set("b"), subject="2", trailers={"Score": 0.1, "Status": "rejected"})
     tip = repo.create_branch("domain/algebra", start="HEAD")
     assert repo.branches() == ["domain/algebra", "main"]
     assert tip.sha == repo.resolve("main")
-    assert git(repo.path, "rev-parse", "best/domain/algebra").strip() == best.sha
+    assert git(repo.path, "rev-parse", "fnforge/best/domain/algebra").strip() == best.sha
 
 
 def test_create_branch_does_not_switch(repo: registry.Repository) -> None:
@@ -33,12 +33,17 @@ def test_create_branch_rejects_invalid_name(repo: registry.Repository, name: str
         repo.create_branch(name)
 
 
-def test_delete_branch_removes_branch_and_best_tag(repo: registry.Repository) -> None:
+def test_delete_branch_removes_branch_and_best_pointer(repo: registry.Repository) -> None:
     repo.commit(make_set("a"), subject="1", trailers=accepted(0.5))
     repo.create_branch("domain/x")
     sha = repo.delete_branch("domain/x")
     assert sha == repo.resolve("main") and repo.branches() == ["main"]
-    assert git(repo.path, "tag", "--list", "best/domain/*") == ""
+    assert git(repo.path, "for-each-ref", "refs/fnforge/best/domain/") == ""
+
+
+def test_create_branch_rejects_a_name_under_best(repo: registry.Repository) -> None:
+    with pytest.raises(registry.RegistryError, match="best/<branch> names a branch's best version"):
+        repo.create_branch("best/main")
 
 
 def test_delete_branch_refuses_checked_out_branch(repo: registry.Repository) -> None:
@@ -61,11 +66,11 @@ def test_branches_keep_separate_best(repo: registry.Repository) -> None:
 
 
 def test_branch_list_reports_tip_current_and_best(repo: registry.Repository) -> None:
-    best = repo.commit(make_set("a"), subject="1", trailers=accepted(0.5))
+    best = repo.commit(make_set("a"), subject="1", trailers=accepted(0.5, Tasks="demo (2 tasks, sha256:abc)"))
     repo.create_branch("domain/x")
     infos = {i.name: i for i in repo.branch_list()}
     assert infos["main"] == registry.BranchInfo(name="main", sha=best.sha, current=True, best_sha=best.sha,
-                                                best_score=0.5)
+                                                best_score=0.5, tasks="demo (2 tasks, sha256:abc)")
     assert infos["domain/x"].current is False
 
 

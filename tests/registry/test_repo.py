@@ -198,12 +198,12 @@ def test_version_reads_one_commit(repo: registry.Repository) -> None:
     assert repo.version("HEAD") == repo.log()[0] and repo.version().sha == made.sha
 
 
-def test_best_picks_highest_score_and_earliest_on_tie(repo: registry.Repository) -> None:
-    first = repo.commit(make_set("a"), subject="1", trailers=accepted(0.5))
+def test_best_picks_highest_score_and_the_later_acceptance_on_tie(repo: registry.Repository) -> None:
+    repo.commit(make_set("a"), subject="1", trailers=accepted(0.5))
     repo.commit(make_set("a", version=1), subject="2", trailers=accepted(0.4))
-    repo.commit(make_set("a", version=2), subject="3", trailers=accepted(0.5))
+    third = repo.commit(make_set("a", version=2), subject="3", trailers=accepted(0.5))
     best = repo.best()
-    assert best is not None and best.sha == first.sha
+    assert best is not None and best.sha == third.sha
 
 
 def test_best_ignores_rejected_commits(repo: registry.Repository) -> None:
@@ -228,7 +228,7 @@ def test_best_tag_follows_best_commit(repo: registry.Repository) -> None:
     repo.commit(make_set("a"), subject="1", trailers=accepted(0.3))
     better = repo.commit(make_set("a", version=1), subject="2", trailers=accepted(0.6))
     repo.commit(make_set("a", version=2), subject="3", trailers=accepted(0.5))
-    assert git(repo.path, "rev-parse", "best/main").strip() == better.sha
+    assert git(repo.path, "rev-parse", "fnforge/best/main").strip() == better.sha
 
 
 def test_commit_to_other_branch_leaves_working_tree_alone(repo: registry.Repository) -> None:
@@ -290,3 +290,17 @@ def test_registry_ignores_hostile_user_git_config(isolated_git: Path, tmp_path: 
                                                                               "manual"]
         assert versions[2].subject == "épique 1: add a" and versions[0].tree_hash == make_set("a").tree_hash
         assert repo.note("HEAD") == {"train": {"n": 1}}
+
+
+def test_best_revision_resolves_with_suffixes_in_every_reader(repo: registry.Repository) -> None:
+    best = repo.commit(make_set("a"), subject="1", trailers=accepted(0.5))
+    repo.commit(make_set("a", "b"), subject="2", trailers=accepted(0.4))
+    assert repo.resolve("best/main") == best.sha and repo.resolve("best/main~1") == best.parents[0]
+    assert repo.read("best/main") == make_set("a") and repo.log("best/main")[0].sha == best.sha
+
+
+def test_best_revision_names_what_is_missing(repo: registry.Repository) -> None:
+    with pytest.raises(registry.UnknownRevision, match=r"'best/nope' \(there is no branch 'nope'\)"):
+        repo.resolve("best/nope")
+    with pytest.raises(registry.UnknownRevision, match=r"'best/main' \('main' has no scored version yet\)"):
+        repo.resolve("best/main")

@@ -48,7 +48,7 @@ def test_rollback_keeps_best_unchanged(repo: registry.Repository) -> None:
     repo.rollback()
     found = repo.best()
     assert found is not None and found.sha == best.sha
-    assert git(repo.path, "rev-parse", "best/main").strip() == best.sha
+    assert git(repo.path, "rev-parse", "fnforge/best/main").strip() == best.sha
 
 
 def test_rollback_to_named_revision(repo: registry.Repository) -> None:

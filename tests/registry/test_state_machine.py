@@ -73,7 +73,7 @@ class RegistryMachine(RuleBasedStateMachine):
         version = self.repo.commit(self.trial, subject="step", trailers=trailers, branch=branch)
         model = self.branches[branch]
         best = model.best
-        if score is not None and not rejected and (best is None or score > best[0]):
+        if score is not None and not rejected and (best is None or score >= best[0]):  # ties: the later acceptance
             best = (score, version.sha)
         self.branches[branch] = BranchModel(self.trial, model.commits + 1, best)
         self.sets[version.sha] = self.trial
@@ -114,7 +114,7 @@ class RegistryMachine(RuleBasedStateMachine):
             assert self.repo.read(name) == model.head and versions[0].tree_hash == model.head.tree_hash
             best = self.repo.best(name)
             assert ((best.score, best.sha) if best is not None else None) == model.best
-            tag = git(self.repo.path, "rev-parse", "--verify", "--quiet", f"refs/tags/best/{name}", check=False)
+            tag = git(self.repo.path, "rev-parse", "--verify", "--quiet", f"refs/fnforge/best/{name}", check=False)
             assert (tag.strip() or None) == (model.best[1] if model.best else None)
 
     @invariant()

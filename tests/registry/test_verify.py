@@ -83,11 +83,19 @@ def test_verify_rejects_an_unknown_status_and_a_score_out_of_range(repo: registr
                         "Status 'approved' is not one of accepted, initial, manual, merge, rejected, rollback"]
 
 
-def test_verify_warns_about_a_commit_without_trailers(repo: registry.Repository) -> None:
-    git(repo.path, "commit", "-q", "--allow-empty", "-m", "hand-made")
+def test_verify_warns_about_a_function_change_without_trailers(repo: registry.Repository) -> None:
+    (repo.path / "functions" / "double.py").write_text("def double(x):\n    return x + x\n")
+    git(repo.path, "commit", "-q", "-am", "hand-made")
     result = verify(repo, check=gate)
     assert result.ok and [f.message.split(": ", 1)[1] for f in result.findings] == [
         "no Status trailer (not written by fnforge)"]
+
+
+def test_verify_accepts_a_commit_without_trailers_that_leaves_functions_alone(repo: registry.Repository) -> None:
+    (repo.path / "tasks.jsonl").write_text("{}\n")
+    git(repo.path, "add", "tasks.jsonl")
+    git(repo.path, "commit", "-q", "-m", "add the task file")
+    assert verify(repo, check=gate).findings == ()
 
 
 def test_verify_rejects_a_note_with_an_impossible_accuracy(repo: registry.Repository) -> None:
@@ -98,7 +106,7 @@ def test_verify_rejects_a_note_with_an_impossible_accuracy(repo: registry.Reposi
 def test_verify_rejects_a_rollback_that_does_not_restore_its_target(repo: registry.Repository) -> None:
     first = repo.log()[-1].sha
     git(repo.path, "commit", "-q", "--allow-empty", "-m", f"fake revert\n\nStatus: rollback\nRestores: {first}")
-    assert any("roll-back whose tree differs" in f.message for f in verify(repo, check=gate).errors)
+    assert any("roll-back whose functions differ" in f.message for f in verify(repo, check=gate).errors)
 
 
 def test_clone_verified_removes_a_clone_with_a_malicious_function(repo: registry.Repository, tmp_path: Path) -> None:
