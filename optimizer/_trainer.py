@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,13 +151,11 @@ class Trainer:
                            config=self.config, train_hash=selection_hash(self.train), test_hash=selection_hash(self.test),
                            settings=dict(settings or {}))
         with self.repo.lock(self.branch):
+            edited = self.repo.uncommitted() if self.repo.head_branch == self.branch else ()
+            if edited:  # refuse before any evaluation: the run would train on a set the user is editing
+                raise DirtyWorkingTree(edited)
             save_record(self.repo, record)
-            try:
-                return await self._drive(record, Checkpoint(), resumed=False)
-            except DirtyWorkingTree:
-                if not any(v.run == record.run_id for v in self.repo.log(self.branch)):
-                    shutil.rmtree(run_dir(self.repo, record.run_id))  # refused before its first commit: no run
-                raise
+            return await self._drive(record, Checkpoint(), resumed=False)
 
     async def resume(self, record: RunRecord) -> RunSummary:
         """Continue an interrupted run (see :func:`~optimizer.find_run`) where its commits end.

@@ -12,6 +12,7 @@ from fnforge.registry._errors import DetachedHead, GitFailed, UnknownBranch, Unk
 from fnforge.registry._git import GitRepo
 from fnforge.registry._objects import EMPTY_TREE, Identity, TreeEntry, parse_commit, parse_tree
 from fnforge.registry._version import LOG_ARGS, Version, parse_log
+from fnforge.registry._worktree import dirty_paths
 
 __all__ = ["BEST_PREFIX", "RepositoryBase"]
 
@@ -69,6 +70,17 @@ class RepositoryBase:
         """The checked-out branch's name, or None when HEAD is detached."""
         ref = self._git.symbolic_head()
         return ref[len("refs/heads/") :] if ref and ref.startswith("refs/heads/") else None
+
+    def uncommitted(self) -> tuple[str, ...]:
+        """Paths under ``functions/`` with edits not committed yet (empty for a bare toolset).
+
+        Commands that read a revision say when the working tree differs from it; writers refuse.
+
+        Example:
+            >>> repo.uncommitted()  # doctest: +SKIP
+            ('functions/solve.py',)
+        """
+        return () if self._git.bare else dirty_paths(self._git)
 
     def close(self) -> None:
         """Release gitpython's helper processes (also done by ``with``)."""

@@ -130,7 +130,8 @@ class DirtyWorkingTree(RegistryError):
     ``paths`` lists the edited files; nothing was changed.
     """
 
-    def __init__(self, paths: tuple[str, ...], hint: str) -> None:
+    def __init__(self, paths: tuple[str, ...],
+                 hint: str = "commit them with 'fnforge commit -m MSG' or discard them, then retry") -> None:
         self.paths = paths
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         super().__init__(f"uncommitted changes in the working tree ({shown}); {hint}")

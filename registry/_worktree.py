@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 _FUNCTION_FILE = re.compile(r"^functions/[^/]+\.(py|json)$")
-_HINT = "commit them with 'fnforge commit -m MSG' or discard them, then retry"
 TRACKED_PATHS = ("functions", "fnforge.toml")
 
 
@@ -61,7 +60,7 @@ def refuse_if_dirty(repo: GitRepo) -> None:
     """
     paths = dirty_paths(repo)
     if paths:
-        raise DirtyWorkingTree(paths, _HINT)
+        raise DirtyWorkingTree(paths)
 
 
 def move_worktree(repo: GitRepo, old: str, new: str) -> None:
@@ -81,7 +80,7 @@ def raise_for_overwrite(command: str, stderr: str) -> None:
     found = re.findall(r"[Ee]ntry '([^']+)'|file '([^']+)'|^\t(\S[^\n]*)$", stderr, flags=re.MULTILINE)
     paths = tuple(sorted({p for group in found for p in group if p}))
     if "not uptodate" in stderr or "would be overwritten" in stderr:
-        raise DirtyWorkingTree(paths or ("functions/",), _HINT)
+        raise DirtyWorkingTree(paths or ("functions/",))
     raise GitFailed(command, stderr)
 
 

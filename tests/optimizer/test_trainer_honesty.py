@@ -144,8 +144,9 @@ def test_trainer_refused_for_a_dirty_tree_leaves_no_run_behind(tmp_path: Path, l
     with init_repo(tmp_path / "t") as repo:
         (repo.path / "functions").mkdir(exist_ok=True)
         (repo.path / "functions" / "draft.py").write_text("def draft():\n    return 1\n")
-        with pytest.raises(DirtyWorkingTree):
+        with pytest.raises(DirtyWorkingTree, match="functions/draft.py"):
             asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig()))
+        assert llm_server.requests == []  # refused before the initial evaluation
         assert not list((repo.state_dir / "runs").glob("*"))
         with pytest.raises(TrainingError, match="no training run to resume"):
             find_run(repo, "main")
