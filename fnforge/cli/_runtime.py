@@ -23,6 +23,10 @@ Example (inside a command)::
                      use_cache=not no_cache, concurrency=concurrency)
     with open_sandbox(config, workers=concurrency) as sandbox, progress_bar("eval", n) as tick:
         ...
+
+Only click is imported with this module: the library, rich and platformdirs
+are imported by the functions that use them, so that ``fnforge CMD --help``
+(which imports the command's module, and so this one) stays cheap.
 """
 
 from __future__ import annotations
@@ -31,17 +35,15 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import platformdirs
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fnforge.agents import LLMConfig
-from fnforge.cli._config import ConfigError, ToolsetConfig, require_isolation, sandbox_policy
-from fnforge.optimizer import EvalCache
-from fnforge.sandbox import Sandbox
+if TYPE_CHECKING:
+    from fnforge.agents import LLMConfig
+    from fnforge.cli._config import ToolsetConfig
+    from fnforge.optimizer import EvalCache
+    from fnforge.sandbox import Sandbox
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -127,6 +129,8 @@ def data_cache_dir() -> Path:
         >>> data_cache_dir().name
         'data'
     """
+    import platformdirs
+
     return platformdirs.user_cache_path("fnforge", appauthor=False) / "data"
 
 
@@ -153,6 +157,9 @@ def llm_config(model: str, *, base_url: str | None = None, state_dir: Path | Non
         >>> llm_config("gpt-4o-mini", base_url="http://127.0.0.1:8000/v1").base_url
         'http://127.0.0.1:8000/v1'
     """
+    from fnforge.agents import LLMConfig
+    from fnforge.cli._config import ConfigError
+
     env = os.environ if environ is None else environ
     if not model:
         raise ConfigError("no model given: pass --model or set model in fnforge.toml")
@@ -171,6 +178,9 @@ def open_sandbox(config: ToolsetConfig, *, workers: int = 2) -> Sandbox:
     Raises:
         ConfigError: the ``[sandbox]`` table is bad (or ``FNFORGE_SANDBOX_ISOLATION`` is).
     """
+    from fnforge.cli._config import require_isolation, sandbox_policy
+    from fnforge.sandbox import Sandbox
+
     cap = min(MAX_SANDBOX_WORKERS, os.cpu_count() or 1)
     return Sandbox(sandbox_policy(config), workers=max(1, min(workers, cap)), require_isolation=require_isolation())
 
@@ -181,6 +191,8 @@ def open_eval_cache(state_dir: Path, *, enabled: bool = True) -> EvalCache | Non
     Raises:
         EvalCacheError: the file cannot be opened.
     """
+    from fnforge.optimizer import EvalCache
+
     return EvalCache(state_dir / EVAL_CACHE_FILE) if enabled else None
 
 
@@ -194,6 +206,9 @@ def progress_bar(description: str, total: int, *, min_total: int = 2) -> Iterato
         >>> with progress_bar("eval", 80) as advance:  # doctest: +SKIP
         ...     advance(1)
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = Console(stderr=True)
     if not console.is_terminal or total < min_total:
         yield lambda done: None
