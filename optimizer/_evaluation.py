@@ -393,6 +393,6 @@ def _failed(function_set: FunctionSet, task: Task, agent_config: AgentConfig, cl
     """The trajectory of a run the provider refused before it gave any reply."""
     return Trajectory(
         agent=agent_config.kind, task_id=task.id, question=task.question, model=client.config.model,
-        function_set=function_set.tree_hash, functions=function_set.names, rollout=rollout, messages=(),
+        function_set=function_set.tree_hash, functions=function_set.names, rollout=rollout,
         steps=(), final_text=None, answer=None, stop=StopReason.ERROR, error=error, turns=1, failures=1,
     )
