@@ -209,7 +209,7 @@ class LLMClient:
                 del self._inflight[key]
         future.set_result((data, retries))
         if self._cache is not None:
-            self._cache.put(key, self.config.model, data)
+            self._cache.put(key, data)
         return data, retries, False
 
     async def _post(self, body: dict[str, Any], has_tools: bool) -> tuple[dict[str, Any], int]:
