@@ -56,7 +56,7 @@ def source_files() -> tuple[Path, ...]:
              for package in (fnforge.agents, fnforge.functions, fnforge.sandbox, fnforge.tasks)]
     here = Path(__file__).parent
     files = [f for root in roots for f in root.rglob("*") if f.suffix in _SUFFIXES and "__pycache__" not in f.parts]
-    return tuple(sorted(files) + [here / "_evaluation.py", here / "_result_key.py"])
+    return tuple(sorted(files) + [here / "_evaluation.py", here / "_result_key.py", here / "_results.py"])
 
 
 def source_digest(files: Iterable[Path]) -> str:
