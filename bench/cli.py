@@ -143,7 +143,6 @@ def main() -> int:
     data = args.data if args.data.is_dir() else None
     fnforge = fnforge_command()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FNFORGE_"))}
-    env["PYTHONDONTWRITEBYTECODE"] = "0"
     ok = True
 
     print(f"bench/cli.py: {args.tasks} one-turn {args.task} tasks, {load()}")

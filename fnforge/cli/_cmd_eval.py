@@ -11,23 +11,27 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from fnforge import registry
-from fnforge.agents import AgentConfig, LLMClient, LLMConfig
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._config import ToolsetConfig, load_config
+from fnforge.cli._runtime import data_option, llm_options
 from fnforge.cli._terminal import visible_lines
-from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
-                                  progress_bar)
-from fnforge.functions import FunctionSet
-from fnforge.optimizer import Report, TaskResult, evaluate
-from fnforge.tasks import Task, make_splits
+
+if TYPE_CHECKING:  # imported by the command when it runs: `fnforge eval --help` stays cheap
+    from fnforge.agents import AgentConfig, LLMConfig
+    from fnforge.cli._config import ToolsetConfig
+    from fnforge.functions import FunctionSet
+    from fnforge.optimizer import Report
+    from fnforge.tasks import Task
 
 __all__: list[str] = []
+
+_SPARE_THREADS = 4  # beyond one per task in flight: cache writes, the scoring warm-up
 
 
 @cli.command("eval")
@@ -62,6 +66,12 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
 
     Example: fnforge eval best/main --split test --task math:algebra --json
     """
+    from fnforge import registry
+    from fnforge.agents import AgentConfig
+    from fnforge.cli._config import load_config
+    from fnforge.cli._runtime import data_cache_dir, llm_config
+    from fnforge.tasks import make_splits
+
     repo = registry.open(app.directory)
     try:
         config = load_config(repo.path)
@@ -93,9 +103,16 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
 
 async def _evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, llm: LLMConfig,
                     config: ToolsetConfig, state_dir: Path, *, concurrency: int, use_cache: bool) -> Report:
+    from fnforge.agents import LLMClient
+    from fnforge.cli._runtime import open_eval_cache, open_sandbox, progress_bar
+    from fnforge.optimizer import TaskResult, evaluate
+
+    # asyncio.to_thread's pool has min(32, CPUs + 4) threads: fewer than the tasks that may wait in a
+    # sandbox call or a MATH comparison at once, and one waiting task must not hold up another's thread.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(concurrency + _SPARE_THREADS))
     cache = open_eval_cache(state_dir, enabled=use_cache)
     try:
-        sandbox = open_sandbox(config, workers=concurrency)  # workers start on the first call: none if all cached
+        sandbox = open_sandbox(config, workers=concurrency)  # evaluate starts the workers if a task has to run
         with progress_bar("eval", len(tasks)) as advance, closing(sandbox):
 
             def progress(done: int, total: int, result: TaskResult) -> None:
