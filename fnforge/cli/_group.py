@@ -143,8 +143,13 @@ def main() -> None:
     process about to end throws away. So once the command is done (it closes
     its own files, pools and workers), ``atexit`` handlers run, the output is
     flushed and the process exits with ``os._exit``. A crash (any exception
-    but the ``SystemExit`` every command ends with) takes Python's normal path.
+    but the ``SystemExit`` every command ends with) takes Python's normal path,
+    and so does a run under a profiler or tracer (cProfile writes its data
+    when the program returns).
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        cli()
+        return
     try:
         cli()
     except SystemExit as exc:
