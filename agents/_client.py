@@ -79,7 +79,7 @@ class LLMClient:
         self._sdk: openai.AsyncOpenAI | None = None
         self._cache: ResponseCache | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._closed = False
+        self._opened = self._closed = False
         self._json_mode = config.tools_mode == "json"
         self._inflight: dict[str, asyncio.Future[tuple[dict[str, Any], int]]] = {}
         self._rng = random.Random()
@@ -88,16 +88,25 @@ class LLMClient:
         self._cost = 0.0
 
     async def __aenter__(self) -> LLMClient:
-        if self._closed or self._sdk is not None:
+        if self._opened:
             raise RuntimeError("an LLMClient can be opened only once")
-        import openai  # here, not at the top: see the module docstring
-
+        self._opened = True
         cfg = self.config
         self._cache = ResponseCache(cfg.cache_path) if cfg.cache_path is not None else None
-        self._sdk = openai.AsyncOpenAI(api_key=cfg.api_key or NO_API_KEY, base_url=cfg.base_url,
-                                       timeout=cfg.timeout_s, max_retries=0)
         self._sem = asyncio.Semaphore(cfg.concurrency)
         return self
+
+    def _connection(self) -> openai.AsyncOpenAI:
+        """The SDK client, made (and the SDK imported: 0.5 s) by the first request: what a caller
+        starts between opening this client and its first request (evaluate's warm-ups, a fully
+        cached run) never waits for it."""
+        if self._sdk is None:
+            import openai  # here, not at the top: see the module docstring
+
+            cfg = self.config
+            self._sdk = openai.AsyncOpenAI(api_key=cfg.api_key or NO_API_KEY, base_url=cfg.base_url,
+                                           timeout=cfg.timeout_s, max_retries=0)
+        return self._sdk
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
@@ -143,7 +152,7 @@ class LLMClient:
             LLMRejected: the provider refused the request.
             LLMCacheError: the cache file cannot be read or written.
         """
-        if self._sdk is None or self._closed:
+        if not self._opened or self._closed:
             raise RuntimeError("LLMClient is not open; use `async with LLMClient(config) as client`")
         started = time.perf_counter()
         while True:
@@ -239,11 +248,10 @@ class LLMClient:
 
     async def _attempt(self, body: dict[str, Any], has_tools: bool, attempt: int) -> dict[str, Any]:
         """One HTTP request; transient failures raise ``_Transient``."""
-        import openai  # imported by __aenter__ already: a lookup
+        sdk = self._connection()
+        import openai  # imported by _connection already: a lookup
 
-        cfg, sdk = self.config, self._sdk
-        if sdk is None:
-            raise RuntimeError("LLMClient is not open; use `async with LLMClient(config) as client`")
+        cfg = self.config
         try:
             text = await sdk.post("/chat/completions", body=body, cast_to=str)
         except openai.APIStatusError as exc:

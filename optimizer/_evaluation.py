@@ -67,7 +67,7 @@ _WAVE_POLL_S = 0.005  # how often a warm-up waiting for the first requests looks
 async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, *,
                    client: LLMClient, sandbox: Sandbox, cache: EvalCache | None = None, concurrency: int = 8,
                    progress: ProgressCallback | None = None, rollout: int = 0,
-                   scorer: Scorer | None = None) -> Report:
+                   scorer: Scorer | ScoringPool | None = None) -> Report:
     """Run and score ``function_set``'s agent on ``tasks``; cached runs are read, not run.
 
     Args:
@@ -82,8 +82,9 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
         progress: ``progress(done, total, result)`` after each task.
         rollout: sample index; distinct indices are distinct cached runs.
         scorer: ``scorer(task, answer)`` judges each new answer (called in a worker
-            thread, several at once); ``None`` opens a :class:`~tasks.ScoringPool` for
-            this call, which starts processes only if a MATH task has to run.
+            thread, several at once); or a :class:`~tasks.ScoringPool` to score with (one
+            kept for a whole training run; evaluate does not close it); ``None`` opens a
+            pool for this call. A pool starts processes only if a MATH task has to run.
 
     Returns:
         The report, results in the order of ``tasks``.
@@ -105,43 +106,42 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
     if rollout < 0:
         raise ValueError(f"rollout must be >= 0, got {rollout}")
     started = time.perf_counter()
-    pool = ScoringPool(_SCORING_WORKERS) if scorer is None else None
-    judge = _Judge(pool.score if pool is not None else scorer, own_pool=pool is not None)
+    judge = _Judge(scorer if scorer is not None else ScoringPool(_SCORING_WORKERS))
+    own_pool = judge.pool if scorer is None else None
     batch = _Batch(function_set, tuple(tasks), agent_config, client=client, sandbox=sandbox, cache=cache,
                    rollout=rollout, concurrency=concurrency, progress=progress, judge=judge)
     pending, unscored = batch.read_cache()
     jobs = [asyncio.ensure_future(batch.run(indices)) for indices in pending.values()]
     jobs += [asyncio.ensure_future(batch.rescore(i, stored)) for i, stored in unscored]
-    warmups = batch.warm_up(pool, [batch.tasks[i[0]] for i in pending.values()])
+    warmups = batch.warm_up(judge.pool, [batch.tasks[i[0]] for i in pending.values()])
     try:
         await _gather(jobs)
     finally:
         for warmup in warmups:
             warmup.cancel()
-        if pool is not None:
-            pool.close()  # quick: its workers are idle, or killed mid-answer by the failure path
+        if own_pool is not None:
+            own_pool.close()  # quick: its workers are idle, or killed mid-answer by the failure path
         await batch.store_written()
     return Report.from_results(batch.results(), wall_s=time.perf_counter() - started)
 
 
 class _Judge:
-    """Scores answers. With fnforge's own pool, in the event loop when that cannot block (any scorer
-    but MATH's), and MATH answers in as many worker threads as the pool has workers (more would
-    only wait there, each thread started at a cost to the event loop); a caller's scorer in a
-    worker thread per answer."""
+    """Scores answers. With a :class:`~tasks.ScoringPool`, in the event loop when that cannot block
+    (any scorer but MATH's), and MATH answers in as many worker threads as the pool has workers
+    (more would only wait there, each thread started at a cost to the event loop); with a scoring
+    function, in a worker thread per answer."""
 
-    def __init__(self, score: Scorer | None, *, own_pool: bool) -> None:
-        if score is None:  # evaluate() passes its pool's when it was given none
-            raise TypeError("_Judge needs a scorer")
-        self.score, self.inline_safe = score, own_pool
-        self.threads = asyncio.Semaphore(_SCORING_WORKERS if own_pool else 1 << 30)
+    def __init__(self, scorer: Scorer | ScoringPool) -> None:
+        self.pool = scorer if isinstance(scorer, ScoringPool) else None
+        self.score: Scorer = scorer.score if isinstance(scorer, ScoringPool) else scorer
+        self.threads = asyncio.Semaphore(self.pool.workers if self.pool is not None else 1 << 30)
 
     async def __call__(self, result: TaskResult, task: Task) -> TaskResult:
         """``result`` with its answer scored: correct or not, or ``unscored`` when scoring ran out of time."""
         if not result.answer:
             return replace(result, correct=False)
         try:
-            if self.inline_safe and scorer_name(task) != "math":
+            if self.pool is not None and scorer_name(task) != "math":
                 correct = self.score(task, result.answer)
             else:
                 async with self.threads:

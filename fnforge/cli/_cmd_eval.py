@@ -8,10 +8,8 @@ name) and prints the accuracy with its 95% interval.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,8 +28,6 @@ if TYPE_CHECKING:  # imported by the command when it runs: `fnforge eval --help`
     from fnforge.tasks import Task
 
 __all__: list[str] = []
-
-_SPARE_THREADS = 4  # beyond one per task in flight: cache writes, the scoring warm-up
 
 
 @cli.command("eval")
@@ -69,7 +65,7 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
     from fnforge import registry
     from fnforge.agents import AgentConfig
     from fnforge.cli._config import load_config
-    from fnforge.cli._runtime import data_cache_dir, llm_config
+    from fnforge.cli._runtime import data_cache_dir, llm_config, run_async
     from fnforge.tasks import make_splits
 
     repo = registry.open(app.directory)
@@ -88,8 +84,8 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
         agent_config = AgentConfig(kind="react" if react else "tool", max_turns=max_turns)
         llm = llm_config(model or config.model, base_url=base_url, state_dir=repo.state_dir,
                          use_cache=not no_cache, concurrency=concurrency)
-        report = asyncio.run(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,
-                                       concurrency=concurrency, use_cache=not no_cache))
+        report = run_async(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,
+                                     concurrency=concurrency, use_cache=not no_cache), concurrency=concurrency)
         context = {"split": split, "tasks": selection.spec, "selection": selection.describe(), "seed": seed,
                    "limit": limit, "model": llm.model, "agent": agent_config.kind, "max_turns": max_turns}
         repo.add_note(sha, report.notes_dict(split, **context))
@@ -107,9 +103,6 @@ async def _evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_conf
     from fnforge.cli._runtime import open_eval_cache, open_sandbox, progress_bar
     from fnforge.optimizer import TaskResult, evaluate
 
-    # asyncio.to_thread's pool has min(32, CPUs + 4) threads: fewer than the tasks that may wait in a
-    # sandbox call or a MATH comparison at once, and one waiting task must not hold up another's thread.
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(concurrency + _SPARE_THREADS))
     cache = open_eval_cache(state_dir, enabled=use_cache)
     try:
         sandbox = open_sandbox(config, workers=concurrency)  # evaluate starts the workers if a task has to run

@@ -14,7 +14,8 @@ reads the environment):
   (with the response cache in the repository's state folder);
 - :func:`open_sandbox`: ``[sandbox]`` of ``fnforge.toml`` -> a sandbox;
 - :func:`open_eval_cache`: the repository's ``eval-cache.sqlite``;
-- :func:`progress_bar`: a rich progress bar on a terminal's stderr, a no-op elsewhere.
+- :func:`progress_bar`: a rich progress bar on a terminal's stderr, a no-op elsewhere;
+- :func:`run_async`: ``asyncio.run`` with a thread pool sized for the tasks in flight.
 
 Example (inside a command)::
 
@@ -31,8 +32,10 @@ are imported by the functions that use them, so that ``fnforge CMD --help``
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -61,6 +64,7 @@ __all__ = [
     "open_eval_cache",
     "open_sandbox",
     "progress_bar",
+    "run_async",
 ]
 
 ENV_BASE_URL = "OPENAI_BASE_URL"
@@ -87,6 +91,8 @@ PRICES: Mapping[str, tuple[float, float]] = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+_SPARE_THREADS = 4  # beyond one per task in flight: cache writes, warm-ups
 
 
 def llm_options(command: F) -> F:
@@ -194,6 +200,25 @@ def open_eval_cache(state_dir: Path, *, enabled: bool = True) -> EvalCache | Non
     from fnforge.optimizer import EvalCache
 
     return EvalCache(state_dir / EVAL_CACHE_FILE) if enabled else None
+
+
+def run_async(main: Coroutine[Any, Any, T], *, concurrency: int) -> T:
+    """``asyncio.run(main)`` with a thread pool sized for ``concurrency`` tasks in flight.
+
+    asyncio's default pool (behind ``asyncio.to_thread``: sandbox calls, MATH
+    comparisons, cache writes) has min(32, CPUs + 4) threads: on two cores, six
+    tasks waiting in sandbox calls would hold up every other thread's work.
+
+    Example:
+        >>> run_async(asyncio.sleep(0, "done"), concurrency=8)  # doctest: +SKIP
+        'done'
+    """
+
+    async def sized() -> T:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(concurrency + _SPARE_THREADS))
+        return await main
+
+    return asyncio.run(sized())
 
 
 @contextmanager
