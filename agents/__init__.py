@@ -23,6 +23,7 @@ from fnforge.agents._exceptions import (
 from fnforge.agents._lenient import CodeRead, JSONRead, read_code, read_json_object
 from fnforge.agents._prompts import RUN_PYTHON
 from fnforge.agents._react import ReactReply, parse_react
+from fnforge.agents._render import render_messages
 from fnforge.agents._replies import unreadable_text_call
 from fnforge.agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
 from fnforge.agents._trajectory import (
@@ -70,6 +71,7 @@ __all__ = [
     "read_code",
     "read_json_object",
     "render_compact",
+    "render_messages",
     "solve",
     "stream",
     "unreadable_text_call",

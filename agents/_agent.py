@@ -17,6 +17,10 @@ one bad task does not sink an evaluation batch; a request the provider refuses
 raised by both. A conversation the provider refuses as longer than the model's
 context (``LLMContextExceeded``) is cut (:func:`~agents._cut.cut_conversation`)
 and sent once more; refused again, ``solve`` records it (``StopReason.CONTEXT``).
+
+The run keeps its steps, not a list of messages: each request's messages are
+rendered from the steps so far (:func:`~agents._render.conversation`), so a
+trajectory replays into exactly the messages that were sent.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from fnforge.agents._cut import cut_conversation
 from fnforge.agents._exceptions import LLMContextExceeded, LLMUnavailable
 from fnforge.agents._prompts import RUN_PYTHON, RUN_PYTHON_TOOL, describe_tools, render
 from fnforge.agents._react import parse_react
+from fnforge.agents._render import conversation
 from fnforge.agents._replies import reply_problem
 from fnforge.agents._tools import ArgumentsError, parse_action_input, parse_arguments, read_attachments, run_tool
 from fnforge.agents._trajectory import AnswerStep, ErrorStep, ModelStep, Step, StopReason, ToolStep, Trajectory
@@ -96,10 +101,8 @@ class _Run:
         self.sandbox, self.client, self.rollout = sandbox, client, rollout
         self.tools = function_set.to_openai_tools() + ([RUN_PYTHON_TOOL] if config.run_python else [])
         self.tool_names = [t["function"]["name"] for t in self.tools]
-        self.messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self._system_prompt()},
-            {"role": "user", "content": task.question if config.kind == "tool" else f"Question: {task.question}"},
-        ]
+        self.system = self._system_prompt()
+        self.cuts: list[int] = []
         self.files = read_attachments(task, sandbox.policy.max_attachment_bytes) if task.attachments else {}
         self.steps_taken: list[Step] = []
         self.usage, self.cost, self.turns, self.retries, self.failures = Usage(), 0.0, 0, 0, 0
@@ -122,6 +125,10 @@ class _Run:
         self.steps_taken.append(step)
         return step
 
+    def _messages(self) -> list[dict[str, Any]]:
+        return conversation(self.config.kind, self.system, self.task.question, self.steps_taken,
+                            tool_names=self.tool_names, cuts=self.cuts)
+
     async def _call_model(self) -> ModelStep:
         try:
             reply = await self._complete_or_cut()
@@ -138,19 +145,19 @@ class _Run:
                          finish_reason=reply.finish_reason)
 
     async def _complete_or_cut(self) -> Completion:
+        messages = self._messages()
         try:
-            return await self._complete()
+            return await self._complete(messages)
         except LLMContextExceeded:
-            cut = cut_conversation(self.messages)
-            if cut is None:  # nothing to cut: the same request would be refused again
+            if cut_conversation(messages) is None:  # nothing to cut: the same request would be refused again
                 raise
-            self.messages = cut
-            return await self._complete()  # once: a second refusal ends the run
+            self.cuts.append(self.turns)
+            return await self._complete(self._messages())  # once: a second refusal ends the run
 
-    async def _complete(self) -> Completion:
+    async def _complete(self, messages: list[dict[str, Any]]) -> Completion:
         try:
             return await self.client.complete(
-                self.messages, self.tools if self.config.kind == "tool" else None, rollout=self.rollout)
+                messages, self.tools if self.config.kind == "tool" else None, rollout=self.rollout)
         except (LLMUnavailable, LLMContextExceeded) as exc:
             self.failures += 1
             self.retries += max(0, exc.attempts - 1)
@@ -178,43 +185,26 @@ class _Run:
                 return
 
     async def _tool_turn(self, step: ModelStep) -> AsyncIterator[Step]:
-        message: dict[str, Any] = {"role": "assistant", "content": step.content}
-        if step.tool_calls:
-            message["tool_calls"] = [{"id": c.id, "type": "function",
-                                      "function": {"name": c.name, "arguments": c.arguments}}
-                                     for c in step.tool_calls]
-        self.messages.append(message)
         problem = None if step.tool_calls else reply_problem(step, react=False)
         if problem is not None:  # cut off, thinking only, empty, an unreadable call as text: say so
-            self.messages.append({"role": "user", "content": f"Error: {problem}"})
             yield ErrorStep(turn=step.turn, error_kind="format", message=problem)
             return
         if not step.tool_calls:
             yield self._finish(step.turn, step.content or "")
             return
         for call in step.tool_calls:  # in order: a later call may depend on an earlier one's effect
-            tool_step = await self._execute(step.turn, call.id, call.name, call.arguments, react=False)
-            content = tool_step.result if tool_step.ok else f"Error ({tool_step.error_kind}): {tool_step.error}"
-            self.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
-            yield tool_step
+            yield await self._execute(step.turn, call.id, call.name, call.arguments, react=False)
 
     async def _react_turn(self, step: ModelStep) -> AsyncIterator[Step]:
         parsed = parse_react(step.content, tools=self.tool_names)
-        self.messages.append({"role": "assistant", "content": parsed.text})
         if parsed.final is not None:
             yield self._finish(step.turn, parsed.text)
             return
         if parsed.action is None:
             message = reply_problem(step, react=True) or parsed.error or "unparseable reply"
-            self.messages.append({"role": "user", "content": f"Observation: Error: {message}"})
             yield ErrorStep(turn=step.turn, error_kind="format", message=message)
             return
-        tool_step = await self._execute(step.turn, f"react_{step.turn}", parsed.action,
-                                        parsed.action_input, react=True)
-        observation = tool_step.result if tool_step.ok else f"Error ({tool_step.error_kind}): {tool_step.error}"
-        notice = f"\n({parsed.notice})" if parsed.notice else ""
-        self.messages.append({"role": "user", "content": f"Observation: {observation}{notice}"})
-        yield tool_step
+        yield await self._execute(step.turn, f"react_{step.turn}", parsed.action, parsed.action_input, react=True)
 
     async def _execute(self, turn: int, call_id: str, name: str, raw: str, *, react: bool) -> ToolStep:
         started = time.perf_counter()
@@ -240,7 +230,8 @@ class _Run:
         return Trajectory(
             agent=self.config.kind, task_id=self.task.id, question=self.task.question,
             model=self.client.config.model, function_set=self.fs.tree_hash, functions=self.fs.names,
-            rollout=self.rollout, messages=tuple(self.messages), steps=tuple(self.steps_taken),
+            rollout=self.rollout, steps=tuple(self.steps_taken), system=self.system,
+            tools=tuple(self.tool_names), cuts=tuple(self.cuts),
             final_text=self.final_text, answer=self.answer, stop=self.stop, error=self.error,
             usage=self.usage, cost_usd=self.cost, latency_s=time.perf_counter() - self.started,
             turns=self.turns, retries=self.retries, failures=self.failures,

@@ -1,28 +1,21 @@
-"""The on-disk response cache: one SQLite file, keyed by the sha256 of a request."""
+"""The on-disk response cache: replies keyed by the sha256 of the request, in a :class:`~functions.Store`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-import time
 from pathlib import Path
 from typing import Any
+
+from fnforge.functions import Store
 
 from fnforge.agents._exceptions import LLMCacheError
 
 __all__ = ["ResponseCache", "request_key"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    key      TEXT PRIMARY KEY,
-    model    TEXT NOT NULL,
-    response TEXT NOT NULL,
-    created  REAL NOT NULL
-)
-"""
 KEY_VERSION = 1
+MAX_BYTES = 1 << 30
+"""Replies kept at most (as JSON text); the oldest go first."""
 
 
 def request_key(body: dict[str, Any], *, rollout: int | str, endpoint: str) -> str:
@@ -41,58 +34,39 @@ def request_key(body: dict[str, Any], *, rollout: int | str, endpoint: str) -> s
 
 
 class ResponseCache:
-    """A thread-safe key -> response-JSON store in one SQLite file (WAL mode).
+    """Request key -> response JSON, shared by threads and processes (see :class:`~functions.Store`).
 
-    Several clients in one process, or several processes, may share a file.
+    Replies are written in batches: call :meth:`close` (the client does) so the
+    last ones reach the file.
 
     Raises:
-        LLMCacheError: the file cannot be created, opened or read.
+        LLMCacheError: the file cannot be created, opened, read or written.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0,
-                                       isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise LLMCacheError(f"cannot open the LLM cache {self.path}: {exc}") from exc
+        self._store = Store(self.path, kind="llm-responses", label="the LLM cache",
+                            error=LLMCacheError, max_bytes=max_bytes,
+                            legacy=("responses", "response"))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored response for ``key``, or ``None``."""
-        try:
-            with self._lock:
-                row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error as exc:
-            raise LLMCacheError(f"cannot read the LLM cache {self.path}: {exc}") from exc
-        if row is None:
+        """The stored response for ``key``, or ``None`` (a damaged row is a miss; the next put replaces it)."""
+        text = self._store.get(key)
+        if text is None:
             return None
         try:
-            value = json.loads(row[0])
+            value = json.loads(text)
         except ValueError:
-            return None  # a damaged row is a miss; the next put replaces it
+            return None
         return value if isinstance(value, dict) else None
 
-    def put(self, key: str, model: str, response: dict[str, Any]) -> None:
+    def put(self, key: str, response: dict[str, Any]) -> None:
         """Store ``response`` under ``key`` (replacing any earlier one)."""
-        text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-        try:
-            with self._lock:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO responses (key, model, response, created) VALUES (?, ?, ?, ?)",
-                    (key, model, text, time.time()),
-                )
-        except sqlite3.Error as exc:
-            raise LLMCacheError(f"cannot write the LLM cache {self.path}: {exc}") from exc
+        self._store.put(key, json.dumps(response, ensure_ascii=False, separators=(",", ":")))
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+        return len(self._store)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Write what is buffered and close the file."""
+        self._store.close()

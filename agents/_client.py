@@ -1,9 +1,18 @@
 """The LLM client: ``openai.AsyncOpenAI`` with our retries, concurrency limit, cache and costs.
 
-This is the only module that imports ``openai``. The SDK's own retries are off
-(``max_retries=0``): this client retries 429, 5xx, timeouts, dropped connections
-and unreadable replies with exponential backoff and jitter, honouring
-``Retry-After``, and releases its concurrency slot while it waits.
+This is the only module that imports ``openai``, and it does so when a client
+opens, not when it is imported: ``import fnforge.agents`` (and every
+``fnforge CMD --help``) stays free of the SDK's 0.5 s import. The SDK's own
+retries are off (``max_retries=0``): this client retries 429, 5xx, timeouts,
+dropped connections and unreadable replies with exponential backoff and
+jitter, honouring ``Retry-After``, and releases its concurrency slot while it
+waits.
+
+A request is the SDK's documented low-level ``post("/chat/completions",
+body=..., cast_to=str)``: the body is already the JSON we mean to send, and
+the typed ``chat.completions.create`` would walk it through the SDK's
+parameter transform (about 1.7 ms of CPU per request, most of the client's
+cost per task) only to hand back the same JSON.
 """
 
 from __future__ import annotations
@@ -15,15 +24,16 @@ import random
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
-
-import openai
+from typing import TYPE_CHECKING, Any, cast
 
 from fnforge.agents._cache import ResponseCache, request_key
 from fnforge.agents._exceptions import LLMContextExceeded, LLMRejected, LLMUnavailable
 from fnforge.agents._jsonmode import json_mode_messages, parse_json_reply
 from fnforge.agents._records import ClientStats, Completion, LLMConfig, ToolCall, Usage
 from fnforge.agents._replies import read_message
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["LLMClient"]
 
@@ -69,7 +79,7 @@ class LLMClient:
         self._sdk: openai.AsyncOpenAI | None = None
         self._cache: ResponseCache | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._closed = False
+        self._opened = self._closed = False
         self._json_mode = config.tools_mode == "json"
         self._inflight: dict[str, asyncio.Future[tuple[dict[str, Any], int]]] = {}
         self._rng = random.Random()
@@ -78,14 +88,25 @@ class LLMClient:
         self._cost = 0.0
 
     async def __aenter__(self) -> LLMClient:
-        if self._closed or self._sdk is not None:
+        if self._opened:
             raise RuntimeError("an LLMClient can be opened only once")
+        self._opened = True
         cfg = self.config
         self._cache = ResponseCache(cfg.cache_path) if cfg.cache_path is not None else None
-        self._sdk = openai.AsyncOpenAI(api_key=cfg.api_key or NO_API_KEY, base_url=cfg.base_url,
-                                       timeout=cfg.timeout_s, max_retries=0)
         self._sem = asyncio.Semaphore(cfg.concurrency)
         return self
+
+    def _connection(self) -> openai.AsyncOpenAI:
+        """The SDK client, made (and the SDK imported: 0.5 s) by the first request: what a caller
+        starts between opening this client and its first request (evaluate's warm-ups, a fully
+        cached run) never waits for it."""
+        if self._sdk is None:
+            import openai  # here, not at the top: see the module docstring
+
+            cfg = self.config
+            self._sdk = openai.AsyncOpenAI(api_key=cfg.api_key or NO_API_KEY, base_url=cfg.base_url,
+                                           timeout=cfg.timeout_s, max_retries=0)
+        return self._sdk
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
@@ -131,7 +152,7 @@ class LLMClient:
             LLMRejected: the provider refused the request.
             LLMCacheError: the cache file cannot be read or written.
         """
-        if self._sdk is None or self._closed:
+        if not self._opened or self._closed:
             raise RuntimeError("LLMClient is not open; use `async with LLMClient(config) as client`")
         started = time.perf_counter()
         while True:
@@ -197,7 +218,7 @@ class LLMClient:
                 del self._inflight[key]
         future.set_result((data, retries))
         if self._cache is not None:
-            self._cache.put(key, self.config.model, data)
+            self._cache.put(key, data)
         return data, retries, False
 
     async def _post(self, body: dict[str, Any], has_tools: bool) -> tuple[dict[str, Any], int]:
@@ -227,11 +248,12 @@ class LLMClient:
 
     async def _attempt(self, body: dict[str, Any], has_tools: bool, attempt: int) -> dict[str, Any]:
         """One HTTP request; transient failures raise ``_Transient``."""
-        cfg, sdk = self.config, self._sdk
-        if sdk is None:
-            raise RuntimeError("LLMClient is not open; use `async with LLMClient(config) as client`")
+        sdk = self._connection()
+        import openai  # imported by _connection already: a lookup
+
+        cfg = self.config
         try:
-            raw = await sdk.chat.completions.with_raw_response.create(**body)
+            text = await sdk.post("/chat/completions", body=body, cast_to=str)
         except openai.APIStatusError as exc:
             status, reason = exc.status_code, f"HTTP {exc.status_code}: {_message(exc)}"
             if status in _CONTEXT_STATUSES and _context_exceeded(status, exc.body, _message(exc)):
@@ -250,10 +272,10 @@ class LLMClient:
         except openai.APIConnectionError as exc:
             raise _Transient(f"connection failed ({exc.__cause__ or exc})", None, None) from exc
         try:
-            data = raw.http_response.json()
+            data = json.loads(text)
             _check_reply(data)
         except (ValueError, TypeError) as exc:
-            raise _Transient(f"unreadable reply ({exc})", raw.status_code, None) from exc
+            raise _Transient(f"unreadable reply ({exc})", 200, None) from exc
         return cast("dict[str, Any]", data)  # shape checked by _check_reply
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -35,8 +36,14 @@ def render(template: str, **values: str) -> str:
     Raises:
         KeyError: the template names a variable not given in ``values``.
     """
-    text = resources.files("fnforge.agents").joinpath(f"prompt_{template}.txt").read_text(encoding="utf-8")
-    return Template(text).substitute(values).strip()
+    return _template(template).substitute(values).strip()
+
+
+@functools.cache
+def _template(name: str) -> Template:
+    """The package-data template ``prompt_<name>.txt``, read once per process (it is part of the installed
+    package; reading it for every task cost more than the rest of a run's set-up)."""
+    return Template(resources.files("fnforge.agents").joinpath(f"prompt_{name}.txt").read_text(encoding="utf-8"))
 
 
 def describe_tools(tools: Sequence[dict[str, Any]]) -> str:

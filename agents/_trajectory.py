@@ -9,7 +9,8 @@ A run is a sequence of steps, in the order they happened:
 - ``AnswerStep``: the final answer.
 
 ``Trajectory.to_dict()`` is JSON-safe with stable field names and
-``schema_version``; ``Trajectory.from_dict`` reads it back.
+``schema_version``; ``Trajectory.from_dict`` reads it back. The messages sent
+are not stored: they are rendered from the steps (:func:`~agents.render_messages`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ __all__ = [
     "render_compact",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of :meth:`Trajectory.to_dict`'s form (2: ``system``, ``tools`` and ``cuts`` instead of ``messages``)."""
 
 
 class StopReason(str, enum.Enum):
@@ -130,8 +132,10 @@ class Trajectory:
         function_set: tree hash of the function set offered.
         functions: names of the learned functions offered (``run_python`` aside).
         rollout: the sample index.
-        messages: the conversation as sent, plus the last reply (OpenAI dicts).
         steps: the run, step by step.
+        system: the system prompt as sent.
+        tools: names of every tool offered (the learned functions, and ``run_python`` if offered).
+        cuts: turns whose request was cut to fit the model's context (:mod:`agents._cut`).
         final_text: the final message (``None`` unless ``stop`` is ``ANSWER``).
         answer: the extracted answer (``None`` unless ``stop`` is ``ANSWER``).
         stop: why the run ended; ``error`` says what failed when it is ``ERROR``.
@@ -149,11 +153,13 @@ class Trajectory:
     function_set: str
     functions: tuple[str, ...]
     rollout: int
-    messages: tuple[dict[str, Any], ...]
     steps: tuple[Step, ...]
     final_text: str | None
     answer: str | None
     stop: StopReason
+    system: str = ""
+    tools: tuple[str, ...] = ()
+    cuts: tuple[int, ...] = ()
     error: str | None = None
     usage: Usage = Usage()
     cost_usd: float = 0.0
@@ -196,7 +202,9 @@ class Trajectory:
             "turns": self.turns,
             "retries": self.retries,
             "failures": self.failures,
-            "messages": [dict(m) for m in self.messages],
+            "system": self.system,
+            "tools": list(self.tools),
+            "cuts": list(self.cuts),
             "steps": [_step_dict(s) for s in self.steps],
         }
 
@@ -216,8 +224,8 @@ class Trajectory:
                 agent=data["agent"], task_id=data["task_id"], question=data["question"],
                 model=data["model"], function_set=data["function_set"],
                 functions=tuple(data["functions"]), rollout=int(data["rollout"]),
-                messages=tuple(dict(m) for m in data["messages"]),
-                steps=tuple(_step_from(s) for s in data["steps"]),
+                steps=tuple(_step_from(s) for s in data["steps"]), system=str(data["system"]),
+                tools=tuple(data["tools"]), cuts=tuple(int(t) for t in data["cuts"]),
                 final_text=data["final_text"], answer=data["answer"], stop=StopReason(data["stop"]),
                 error=data.get("error"), usage=Usage(**data["usage"]), cost_usd=float(data["cost_usd"]),
                 latency_s=float(data["latency_s"]), turns=int(data["turns"]),

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from fnforge.sandbox import Sandbox, SandboxPolicy, SandboxTimeout
 

@@ -1,4 +1,9 @@
-"""What is learned: Function, FunctionSet, their canonical files, and static validation."""
+"""What is learned: Function, FunctionSet, their canonical files, and static validation.
+
+Also what every other package builds on: the root error ``FnforgeError``, the
+bounded JSON loader, and the SQLite ``Store`` under both caches (agents'
+LLM responses, optimizer's evaluation results).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from fnforge.functions._codec import from_files, read_dir, to_files, write_dir
 from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
 from fnforge.functions._json import JSONInputError, load_json
 from fnforge.functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
+from fnforge.functions._store import STORE_VERSION, Store
 from fnforge.functions._validate import RESERVED_NAMES, validate_function
 
 __all__ = [
@@ -18,6 +24,8 @@ __all__ = [
     "JSONInputError",
     "Problem",
     "RESERVED_NAMES",
+    "STORE_VERSION",
+    "Store",
     "canonical_json",
     "from_files",
     "load_json",

@@ -12,8 +12,6 @@ import keyword
 import re
 from typing import Any
 
-import jsonschema
-
 from fnforge.functions._errors import Problem
 
 __all__ = ["RESERVED_NAMES", "validate_function"]
@@ -124,6 +122,8 @@ def _find_def(tree: ast.Module, name: str) -> tuple[ast.FunctionDef | None, list
 
 
 def _check_schema(parameters: object) -> list[Problem]:
+    import jsonschema  # here, not at the top: `fnforge --help` and `import fnforge.functions` stay cheap
+
     if not isinstance(parameters, dict):
         return [Problem(rule="schema", message="parameters must be a JSON Schema object")]
     try:

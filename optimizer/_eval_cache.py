@@ -9,44 +9,29 @@ with its trajectory JSON. Re-evaluating a function set on tasks it was already
 scored on is a lookup: no LLM call, no sandbox call. Keys are derived from
 content, so no version number has to be bumped when what a result means changes.
 
-The file is safe to share: WAL journal, a 30 s busy timeout, one short
-transaction per write, and a lock around the connection so that several
-threads (or coroutines handing writes to threads) may use one ``EvalCache``;
-several ``EvalCache`` objects or processes may open the same file.
+The rows live in a :class:`~functions.Store` (WAL, one connection per
+thread, bounded, batched writes): several threads, coroutines handing writes
+to threads, ``EvalCache`` objects and processes may share one file. Writes
+are buffered: :meth:`EvalCache.close` (or :meth:`EvalCache.flush`) writes the
+last ones.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnforge.functions import Store
 from fnforge.optimizer._exceptions import OptimizerError
 
 __all__ = ["CacheKey", "EvalCache", "EvalCacheError", "digest"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    key        TEXT PRIMARY KEY,
-    tree_hash  TEXT NOT NULL,
-    task_hash  TEXT NOT NULL,
-    agent      TEXT NOT NULL,
-    sandbox    TEXT NOT NULL,
-    model      TEXT NOT NULL,
-    sampling   TEXT NOT NULL,
-    rollout    INTEGER NOT NULL,
-    result     TEXT NOT NULL,
-    created    REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_tree ON results (tree_hash);
-"""
-_CHUNK = 500  # host parameters per SELECT ... IN (...), well under SQLite's limit
+MAX_BYTES = 1 << 30
+"""Scored runs kept at most (as JSON text, trajectories included); the oldest go first."""
 
 
 class EvalCacheError(OptimizerError):
@@ -98,49 +83,32 @@ class CacheKey:
 
 
 class EvalCache:
-    """A thread-safe, multi-process store of scored runs in one SQLite file (WAL mode).
+    """A store of scored runs shared by threads and processes (see the module docstring).
 
     Use it as a context manager or call :meth:`close`.
 
     Args:
         path: the SQLite file; created (with its folder) if missing.
+        max_bytes: the bound on stored results; the oldest go first.
 
     Raises:
-        EvalCacheError: the file cannot be created or opened, or is not a cache.
+        EvalCacheError: the file cannot be created or opened, or is not an evaluation cache.
 
     Example:
         >>> with EvalCache(repo_state_dir / "eval-cache.sqlite") as cache:  # doctest: +SKIP
         ...     report = await evaluate(fs, tasks, AgentConfig(), client=c, sandbox=s, cache=cache)
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, max_bytes: int = MAX_BYTES) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0,
-                                       isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 30000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-            raise EvalCacheError(f"cannot open the evaluation cache {self.path}: {exc}") from exc
+        self._store = Store(self.path, kind="evaluation-results", label="the evaluation cache",
+                            error=EvalCacheError, max_bytes=max_bytes, legacy=("results", "result"))
 
     def __enter__(self) -> EvalCache:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise RuntimeError(f"the evaluation cache {self.path} is closed")
-        return self._db
 
     def get(self, key: CacheKey) -> dict[str, Any] | None:
         """The stored result for ``key``, or ``None``.
@@ -158,53 +126,45 @@ class EvalCache:
         Raises:
             EvalCacheError: the file cannot be read.
         """
-        wanted = sorted({k.key for k in keys})
-        found: dict[str, dict[str, Any]] = {}
-        try:
-            with self._lock:
-                db = self._conn()
-                for start in range(0, len(wanted), _CHUNK):
-                    chunk = wanted[start:start + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    rows = db.execute(f"SELECT key, result FROM results WHERE key IN ({marks})", chunk)
-                    for key, text in rows:
-                        value = _loads(text)
-                        if value is not None:
-                            found[key] = value
-        except sqlite3.Error as exc:
-            raise EvalCacheError(f"cannot read the evaluation cache {self.path}: {exc}") from exc
+        found = {}
+        for key, text in self._store.get_many(k.key for k in keys).items():
+            value = _loads(text)
+            if value is not None:
+                found[key] = value
         return found
 
     def put(self, key: CacheKey, result: Mapping[str, Any]) -> None:
-        """Store ``result`` (a JSON-safe dict) under ``key``, replacing any earlier one.
+        """Store ``result`` (a JSON-safe dict) under ``key``, replacing any earlier one; written with the
+        next batch.
 
         Raises:
             EvalCacheError: the file cannot be written.
         """
-        text = json.dumps(dict(result), ensure_ascii=False, separators=(",", ":"))
-        row = (key.key, key.tree_hash, key.task_hash, key.agent, key.sandbox, key.model, key.sampling,
-               key.rollout, text, time.time())
-        try:
-            with self._lock:
-                self._conn().execute(
-                    "INSERT OR REPLACE INTO results (key, tree_hash, task_hash, agent, sandbox, model,"
-                    " sampling, rollout, result, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-        except sqlite3.Error as exc:
-            raise EvalCacheError(f"cannot write the evaluation cache {self.path}: {exc}") from exc
+        self.put_many([(key, result)])
+
+    def put_many(self, items: Iterable[tuple[CacheKey, Mapping[str, Any]]]) -> None:
+        """Store several results (see :meth:`put`).
+
+        Raises:
+            EvalCacheError: the file cannot be written.
+        """
+        self._store.put_many({key.key: json.dumps(dict(result), ensure_ascii=False, separators=(",", ":"))
+                              for key, result in items})
+
+    def flush(self) -> None:
+        """Write the buffered results now.
+
+        Raises:
+            EvalCacheError: the file cannot be written.
+        """
+        self._store.flush()
 
     def __len__(self) -> int:
-        try:
-            with self._lock:
-                return int(self._conn().execute("SELECT COUNT(*) FROM results").fetchone()[0])
-        except sqlite3.Error as exc:
-            raise EvalCacheError(f"cannot read the evaluation cache {self.path}: {exc}") from exc
+        return len(self._store)
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        """Write the buffered results and close the file (idempotent)."""
+        self._store.close()
 
 
 def _loads(text: str) -> dict[str, Any] | None:

@@ -24,225 +24,50 @@ A task that ends without a judged answer is incorrect, with a ``reason``:
 
 The batch always completes. A refusal that would hit every task alike (bad
 key, unknown model) propagates.
+
+What it costs besides the LLM's time (issue 18): a task holds one of the
+``concurrency`` slots only while its agent runs, not while its answer is
+scored, so a slow first MATH comparison never holds back the next request;
+the sandbox workers and the MATH scoring workers start warming in the
+background as the first requests go out, not before them; results reach the
+cache in batches, written by a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from fnforge.agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, TrajectoryError, solve
+from fnforge.agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, solve
 from fnforge.functions import FunctionSet
 from fnforge.sandbox import Sandbox
-from fnforge.tasks import ScoringPool, ScoringTimeout, Task
-from fnforge.optimizer._eval_cache import EvalCache
+from fnforge.tasks import ScoringPool, ScoringTimeout, Task, scorer_name
+from fnforge.optimizer._eval_cache import CacheKey, EvalCache
 from fnforge.optimizer._result_key import KeyMaker
+from fnforge.optimizer._results import REASONS, SCHEMA_VERSION, Report, TaskResult, wilson_interval
 
 __all__ = ["REASONS", "SCHEMA_VERSION", "ProgressCallback", "Report", "TaskResult", "evaluate", "wilson_interval"]
 
-SCHEMA_VERSION = 1
-"""Version of the JSON forms of :class:`TaskResult` and :class:`Report`."""
-
-ProgressCallback = Callable[[int, int, "TaskResult"], None]
+ProgressCallback = Callable[[int, int, TaskResult], None]
 """``progress(done, total, result)``: called once per task as it finishes (cache hits first)."""
 
-REASONS = ("context", "unscored", "rejected", "outage")
-"""Why a task is incorrect without a judged answer (see the module docstring)."""
+Scorer = Callable[[Task, str], bool]
 
 _PER_TASK_REJECTIONS = frozenset({400, 413, 422})  # a request malformed (or too large) for this task only
 _CACHED_REASONS = frozenset({None, "context", "unscored"})
 _STOP_REASONS = {StopReason.ERROR: "outage", StopReason.CONTEXT: "context"}
-_Z95 = 1.959963984540054
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskResult:
-    """One task's scored run.
-
-    Args:
-        task_id, task_hash: the task (``Task.id``, ``Task.hash``).
-        correct: the extracted answer matched the reference.
-        answer: the extracted answer (``""`` when the run gave none).
-        trajectory: the whole run.
-        tokens, cost: total tokens and US dollars of the run's LLM calls.
-        wall_s: wall time of the run and its scoring (as measured when it ran).
-        cached: read from the evaluation cache rather than run now.
-        successful_calls: learned function name -> tool calls that returned without error.
-        error: what ended the run or its scoring (provider message, scoring timeout), or ``None``.
-        reason: why it is incorrect without a judged answer (one of :data:`REASONS`), or ``None``.
-    """
-
-    task_id: str
-    task_hash: str
-    correct: bool
-    answer: str
-    trajectory: Trajectory
-    tokens: int
-    cost: float
-    wall_s: float
-    cached: bool = False
-    successful_calls: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
-    reason: str | None = None
-
-    def to_dict(self, *, trajectory: bool = True) -> dict[str, Any]:
-        """JSON-safe form; ``trajectory=False`` leaves the trajectory out (git notes)."""
-        data: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "task_id": self.task_id,
-            "task_hash": self.task_hash,
-            "correct": self.correct,
-            "answer": self.answer,
-            "tokens": self.tokens,
-            "cost": self.cost,
-            "wall_s": self.wall_s,
-            "successful_calls": dict(sorted(self.successful_calls.items())),
-            "error": self.error,
-            "reason": self.reason,
-        }
-        if trajectory:
-            data["trajectory"] = self.trajectory.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, cached: bool = False) -> TaskResult:
-        """Read :meth:`to_dict` output (with its trajectory) back.
-
-        Raises:
-            ValueError: another ``schema_version``, or a missing or invalid field.
-        """
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"task result schema_version {data.get('schema_version')!r} is not supported")
-        try:
-            return cls(
-                task_id=str(data["task_id"]), task_hash=str(data["task_hash"]), correct=bool(data["correct"]),
-                answer=str(data["answer"]), trajectory=Trajectory.from_dict(data["trajectory"]),
-                tokens=int(data["tokens"]), cost=float(data["cost"]), wall_s=float(data["wall_s"]),
-                cached=cached, successful_calls={str(k): int(v) for k, v in data["successful_calls"].items()},
-                error=data.get("error"), reason=data.get("reason"),
-            )
-        except (KeyError, TypeError, AttributeError, TrajectoryError) as exc:
-            raise ValueError(f"task result is invalid: {type(exc).__name__}: {exc}") from exc
-
-
-def wilson_interval(correct: int, n: int, *, z: float = _Z95) -> tuple[float, float]:
-    """The Wilson score interval for ``correct`` successes in ``n`` trials (95% by default).
-
-    ``n == 0`` gives ``(0.0, 1.0)``: nothing is known.
-
-    Raises:
-        ValueError: ``n < 0`` or ``correct`` outside ``0..n``.
-
-    Example:
-        >>> tuple(round(x, 3) for x in wilson_interval(8, 10))
-        (0.49, 0.943)
-    """
-    if n < 0 or not 0 <= correct <= n:
-        raise ValueError(f"need 0 <= correct <= n, got correct={correct}, n={n}")
-    if n == 0:
-        return (0.0, 1.0)
-    p = correct / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Report:
-    """The evaluation of one function set on a list of tasks.
-
-    Args:
-        results: one per task, in the order the tasks were given.
-        accuracy: ``correct / n`` (0.0 when ``n == 0``).
-        n, correct: tasks and correct tasks.
-        tokens, cost: totals over the results (cached ones count their original cost).
-        wall_s: wall time of this evaluation.
-        ci95: 95% Wilson interval of the accuracy.
-        function_calls: learned function name -> successful calls over all tasks.
-        errors: tasks ended by a provider outage (the trainer stops on these).
-        cached: results read from the cache.
-        reasons: how many tasks are incorrect for each :data:`REASONS` entry (only those that occur).
-
-    Example:
-        >>> report = Report.from_results(results, wall_s=1.5)  # doctest: +SKIP
-        >>> f"{report.accuracy:.1%} [{report.ci95[0]:.1%}, {report.ci95[1]:.1%}]"  # doctest: +SKIP
-        '65.0% [43.3%, 81.9%]'
-    """
-
-    results: tuple[TaskResult, ...]
-    accuracy: float
-    n: int
-    correct: int
-    tokens: int
-    cost: float
-    wall_s: float
-    ci95: tuple[float, float]
-    function_calls: dict[str, int]
-    errors: int = 0
-    cached: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def from_results(cls, results: Iterable[TaskResult], *, wall_s: float) -> Report:
-        """Build a report with every total computed from ``results``."""
-        items = tuple(results)
-        n, correct = len(items), sum(1 for r in items if r.correct)
-        calls: Counter[str] = Counter()
-        for r in items:
-            calls.update(r.successful_calls)
-        return cls(
-            results=items, accuracy=correct / n if n else 0.0, n=n, correct=correct,
-            tokens=sum(r.tokens for r in items), cost=sum(r.cost for r in items), wall_s=wall_s,
-            ci95=wilson_interval(correct, n), function_calls=dict(sorted(calls.items())),
-            errors=sum(1 for r in items if r.reason == "outage"), cached=sum(1 for r in items if r.cached),
-            reasons=dict(sorted(Counter(r.reason for r in items if r.reason is not None).items())),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary plus per-task results, without trajectories."""
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "accuracy": self.accuracy,
-            "n": self.n,
-            "correct": self.correct,
-            "ci95": list(self.ci95),
-            "tokens": self.tokens,
-            "cost": self.cost,
-            "wall_s": self.wall_s,
-            "errors": self.errors,
-            "reasons": dict(self.reasons),
-            "cached": self.cached,
-            "function_calls": dict(self.function_calls),
-            "results": [r.to_dict(trajectory=False) for r in self.results],
-        }
-
-    def notes_dict(self, key: str, **context: Any) -> dict[str, Any]:
-        """The git-notes form: ``{key: {**context, **summary, "results": [...]}}``.
-
-        ``key`` names the evaluation (e.g. the split, ``"test"``); per-task
-        results are a list, so a later evaluation under the same key replaces
-        them when :meth:`registry.Repository.add_note` merges. ``context`` adds
-        JSON-safe facts such as the task set, model or run id. ``cached`` is left
-        out: it describes this run, not the function set.
-
-        Example:
-            >>> repo.add_note(sha, report.notes_dict("test", tasks="math:algebra"))  # doctest: +SKIP
-        """
-        body = self.to_dict()
-        del body["cached"]
-        return {key: {**context, **body}}
+_WRITE_BATCH = 32  # results handed to the cache's writer thread at once
+_SCORING_WORKERS = 2  # processes of the MATH scoring pool evaluate opens
+_WAVE_POLL_S = 0.005  # how often a warm-up waiting for the first requests looks
 
 
 async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, *,
                    client: LLMClient, sandbox: Sandbox, cache: EvalCache | None = None, concurrency: int = 8,
                    progress: ProgressCallback | None = None, rollout: int = 0,
-                   scorer: Callable[[Task, str], bool] | None = None) -> Report:
+                   scorer: Scorer | ScoringPool | None = None) -> Report:
     """Run and score ``function_set``'s agent on ``tasks``; cached runs are read, not run.
 
     Args:
@@ -250,14 +75,16 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
         tasks: the tasks, in report order (a task given twice is run once).
         agent_config: the agent system and its limits.
         client: an open ``LLMClient`` (its config's model and sampling key the cache).
-        sandbox: where tool calls run (its policy keys the cache).
+        sandbox: where tool calls run (its policy keys the cache); its workers are
+            started, in the background, when a task has to run.
         cache: where scored runs are read from and written to; ``None`` runs everything.
-        concurrency: tasks in flight at once.
+        concurrency: tasks whose agent runs at once.
         progress: ``progress(done, total, result)`` after each task.
         rollout: sample index; distinct indices are distinct cached runs.
         scorer: ``scorer(task, answer)`` judges each new answer (called in a worker
-            thread, several at once); ``None`` opens a :class:`~tasks.ScoringPool` for
-            this call, which starts processes only if a MATH answer is scored.
+            thread, several at once); or a :class:`~tasks.ScoringPool` to score with (one
+            kept for a whole training run; evaluate does not close it); ``None`` opens a
+            pool for this call. A pool starts processes only if a MATH task has to run.
 
     Returns:
         The report, results in the order of ``tasks``.
@@ -279,71 +106,211 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
     if rollout < 0:
         raise ValueError(f"rollout must be >= 0, got {rollout}")
     started = time.perf_counter()
-    tasks = tuple(tasks)
-    maker = KeyMaker(function_set, agent_config, client, sandbox, rollout)
-    keys = [maker.key(task) for task in tasks]
-    results: list[TaskResult | None] = [None] * len(tasks)
-    done = 0
+    judge = _Judge(scorer if scorer is not None else ScoringPool(_SCORING_WORKERS))
+    own_pool = judge.pool if scorer is None else None
+    batch = _Batch(function_set, tuple(tasks), agent_config, client=client, sandbox=sandbox, cache=cache,
+                   rollout=rollout, concurrency=concurrency, progress=progress, judge=judge)
+    pending, unscored = batch.read_cache()
+    jobs = [asyncio.ensure_future(batch.run(indices)) for indices in pending.values()]
+    jobs += [asyncio.ensure_future(batch.rescore(i, stored)) for i, stored in unscored]
+    warmups = batch.warm_up(judge.pool, [batch.tasks[i[0]] for i in pending.values()])
+    try:
+        await _gather(jobs)
+    finally:
+        for warmup in warmups:
+            warmup.cancel()
+        if own_pool is not None:
+            own_pool.close()  # quick: its workers are idle, or killed mid-answer by the failure path
+        await batch.store_written()
+    return Report.from_results(batch.results(), wall_s=time.perf_counter() - started)
 
-    def finish(indices: Sequence[int], result: TaskResult) -> None:
-        nonlocal done
-        for i in indices:
-            results[i] = result
-            done += 1
-            if progress is not None:
-                progress(done, len(tasks), result)
 
-    hits = cache.get_many(keys) if cache is not None else {}
-    pending: dict[str, list[int]] = {}
-    unscored: list[tuple[int, TaskResult]] = []
-    for i, key in enumerate(keys):
-        stored = hits.get(key.key)
-        result = _from_cache(stored, tasks[i]) if stored is not None else None
-        if result is None:
-            pending.setdefault(key.key, []).append(i)
-        elif result.reason == "unscored":
-            unscored.append((i, result))
-        else:
-            finish([i], result)
+class _Judge:
+    """Scores answers. With a :class:`~tasks.ScoringPool`, in the event loop when that cannot block
+    (any scorer but MATH's), and MATH answers in as many worker threads as the pool has workers
+    (more would only wait there, each thread started at a cost to the event loop); with a scoring
+    function, in a worker thread per answer."""
 
-    semaphore = asyncio.Semaphore(concurrency)
-    pool: ScoringPool | None = None
-    if scorer is None:
-        pool = ScoringPool()
-        scorer = pool.score
-    judge = scorer
+    def __init__(self, scorer: Scorer | ScoringPool) -> None:
+        self.pool = scorer if isinstance(scorer, ScoringPool) else None
+        self.score: Scorer = scorer.score if isinstance(scorer, ScoringPool) else scorer
+        self.threads = asyncio.Semaphore(self.pool.workers if self.pool is not None else 1 << 30)
 
-    async def store(task: Task, result: TaskResult) -> None:
-        if cache is not None and result.reason in _CACHED_REASONS:
-            await asyncio.to_thread(cache.put, maker.key(task), result.to_dict())  # the tools mode it ended in
+    async def __call__(self, result: TaskResult, task: Task) -> TaskResult:
+        """``result`` with its answer scored: correct or not, or ``unscored`` when scoring ran out of time."""
+        if not result.answer:
+            return replace(result, correct=False)
+        try:
+            if self.pool is not None and scorer_name(task) != "math":
+                correct = self.score(task, result.answer)
+            else:
+                async with self.threads:
+                    correct = await asyncio.to_thread(self.score, task, result.answer)
+        except ScoringTimeout as exc:
+            return replace(result, correct=False, reason="unscored", error=str(exc))
+        return replace(result, correct=correct, reason=None, error=None)
 
-    async def run(indices: list[int]) -> None:
-        task = tasks[indices[0]]
-        async with semaphore:
-            result = await _run_one(function_set, task, agent_config, client, sandbox, rollout, judge)
-        await store(task, result)
-        finish(indices, result)
 
-    async def rescore(index: int, stored: TaskResult) -> None:
-        async with semaphore:
-            result = await _judged(stored, tasks[index], judge)
+class _Batch:
+    """The state of one evaluation: its tasks, keys and results, and the writes owed to the cache."""
+
+    def __init__(self, function_set: FunctionSet, tasks: tuple[Task, ...], agent_config: AgentConfig, *,
+                 client: LLMClient, sandbox: Sandbox, cache: EvalCache | None, rollout: int, concurrency: int,
+                 progress: ProgressCallback | None, judge: _Judge) -> None:
+        self.function_set, self.tasks, self.agent_config = function_set, tasks, agent_config
+        self.client, self.sandbox, self.cache, self.rollout = client, sandbox, cache, rollout
+        self.progress, self.judge = progress, judge
+        self.keys = KeyMaker(function_set, agent_config, client, sandbox, rollout)
+        self.slots, self.slots_total = asyncio.Semaphore(concurrency), concurrency
+        self._results: list[TaskResult | None] = [None] * len(tasks)
+        self._done = 0
+        self._unwritten: list[tuple[CacheKey, TaskResult]] = []
+        self._writes: list[asyncio.Future[None]] = []
+
+    def read_cache(self) -> tuple[dict[str, list[int]], list[tuple[int, TaskResult]]]:
+        """Fill in the cached results; return the tasks to run (by key, duplicates together) and
+        the cached runs whose answer must be scored again."""
+        keys = [self.keys.key(task) for task in self.tasks]
+        hits = self.cache.get_many(keys) if self.cache is not None else {}
+        pending: dict[str, list[int]] = {}
+        unscored: list[tuple[int, TaskResult]] = []
+        for i, key in enumerate(k.key for k in keys):
+            stored = hits.get(key)
+            result = _from_cache(stored, self.tasks[i]) if stored is not None else None
+            if result is None:
+                pending.setdefault(key, []).append(i)
+            elif result.reason == "unscored":
+                unscored.append((i, result))
+            else:
+                self.finish([i], result)
+        return pending, unscored
+
+    def warm_up(self, pool: ScoringPool | None, to_run: Sequence[Task]) -> list[asyncio.Future[None]]:
+        """Start in the background what the first turn does not need: a MATH scoring worker at once if a
+        MATH task is to run (every answer needs it), and the sandbox's workers, if the agent has tools,
+        once the first requests are out (the model may never call a tool; on two cores, processes that
+        import numpy and sympy would slow those requests down)."""
+        warmups = []
+        if pool is not None and any(scorer_name(task) == "math" for task in to_run):
+            warmups.append(asyncio.ensure_future(_warm(pool.score_math, "1", "1")))  # starts a scoring worker
+        if to_run and (self.agent_config.run_python or len(self.function_set)):
+            wave = _Wave(self.client, min(len(to_run), self.slots_total))
+            warmups.append(asyncio.ensure_future(_warm(self.sandbox.start, after=wave)))  # a Popen per worker
+        return warmups
+
+    async def run(self, indices: list[int]) -> None:
+        """Run the task at ``indices`` (one task, maybe given several times), score it, store it."""
+        task = self.tasks[indices[0]]
+        async with self.slots:
+            started = time.perf_counter()
+            result = await self._solved(task)
+        if result.reason is None:
+            result = await self.judge(result, task)
+        result = replace(result, wall_s=time.perf_counter() - started)
+        self.store(task, result)
+        self.finish(indices, result)
+
+    async def _solved(self, task: Task) -> TaskResult:
+        """The agent's run of ``task``, not yet scored (``reason`` set when it ended without an answer)."""
+        refused = False
+        try:
+            trajectory = await solve(self.agent_config, self.function_set, task, self.sandbox, self.client,
+                                     rollout=self.rollout)
+        except LLMRejected as exc:
+            if exc.status not in _PER_TASK_REJECTIONS:
+                raise
+            trajectory, refused = self._refused(task, str(exc)), True
+        answer = trajectory.answer if trajectory.stop is StopReason.ANSWER and trajectory.answer is not None else ""
+        return TaskResult(
+            task_id=task.id, task_hash=task.hash, correct=False, answer=answer, trajectory=trajectory,
+            tokens=trajectory.usage.total_tokens, cost=trajectory.cost_usd, wall_s=0.0,
+            successful_calls=trajectory.function_calls(), error=trajectory.error,
+            reason="rejected" if refused else _STOP_REASONS.get(trajectory.stop),
+        )
+
+    def _refused(self, task: Task, error: str) -> Trajectory:
+        """The trajectory of a run the provider refused before it gave any reply."""
+        return Trajectory(
+            agent=self.agent_config.kind, task_id=task.id, question=task.question, model=self.client.config.model,
+            function_set=self.function_set.tree_hash, functions=self.function_set.names, rollout=self.rollout,
+            steps=(), final_text=None, answer=None, stop=StopReason.ERROR, error=error, turns=1, failures=1,
+        )
+
+    async def rescore(self, index: int, stored: TaskResult) -> None:
+        result = await self.judge(stored, self.tasks[index])
         if result.reason != "unscored":
-            await store(tasks[index], result)
-        finish([index], result)
+            self.store(self.tasks[index], result)
+        self.finish([index], result)
 
-    jobs = [asyncio.ensure_future(run(indices)) for indices in pending.values()]
-    jobs += [asyncio.ensure_future(rescore(i, stored)) for i, stored in unscored]
+    def finish(self, indices: Sequence[int], result: TaskResult) -> None:
+        for i in indices:
+            self._results[i] = result
+            self._done += 1
+            if self.progress is not None:
+                self.progress(self._done, len(self.tasks), result)
+
+    def results(self) -> list[TaskResult]:
+        return [r for r in self._results if r is not None]
+
+    def store(self, task: Task, result: TaskResult) -> None:
+        """Owe ``result`` to the cache (under the tools mode it ended in); hand a full batch to a thread."""
+        if self.cache is None or result.reason not in _CACHED_REASONS:
+            return
+        self._unwritten.append((self.keys.key(task), result))
+        if len(self._unwritten) >= _WRITE_BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        items, self._unwritten = self._unwritten, []
+        if self.cache is not None and items:
+            self._writes.append(asyncio.ensure_future(asyncio.to_thread(_put, self.cache, items)))
+
+    async def store_written(self) -> None:
+        """Hand the last results to the cache and wait until every batch is written."""
+        self._write()
+        writes, self._writes = self._writes, []
+        await asyncio.gather(*writes)
+        if self.cache is not None and writes:
+            await asyncio.to_thread(self.cache.flush)
+
+
+def _put(cache: EvalCache, items: Sequence[tuple[CacheKey, TaskResult]]) -> None:
+    """Write scored runs to the cache (in a worker thread: their JSON is most of the cost)."""
+    cache.put_many((key, result.to_dict()) for key, result in items)
+
+
+class _Wave:
+    """Whether ``client`` has sent ``size`` requests since this was made."""
+
+    def __init__(self, client: LLMClient, size: int) -> None:
+        self.client, self.size, self.before = client, size, client.stats.requests
+
+    async def sent(self) -> None:
+        while self.client.stats.requests - self.before < self.size:
+            await asyncio.sleep(_WAVE_POLL_S)
+
+
+async def _warm(start: Callable[..., object], *args: str, after: _Wave | None = None) -> None:
+    """Call ``start(*args)`` in a worker thread (after the wave, if given); a failure is left to the real
+    work to report."""
+    if after is not None:
+        await after.sent()
+    try:
+        await asyncio.to_thread(start, *args)
+    except Exception:  # noqa: BLE001, S110  # warming only: the first real call raises it again
+        pass
+
+
+async def _gather(jobs: list[asyncio.Future[None]]) -> None:
+    """Wait for every job; the first failure propagates as itself (not an ExceptionGroup) once the rest are
+    cancelled."""
     try:
         await asyncio.gather(*jobs)
-    except BaseException:  # the first failure propagates as itself (not an ExceptionGroup); stop the rest
+    except BaseException:
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
         raise
-    finally:
-        if pool is not None:
-            pool.close()  # quick: its workers are idle, or killed mid-answer by the failure path
-    return Report.from_results((r for r in results if r is not None), wall_s=time.perf_counter() - started)
 
 
 def _from_cache(stored: Mapping[str, Any], task: Task) -> TaskResult | None:
@@ -353,46 +320,3 @@ def _from_cache(stored: Mapping[str, Any], task: Task) -> TaskResult | None:
     except ValueError:
         return None
     return result if result.task_hash == task.hash else None
-
-
-async def _judged(result: TaskResult, task: Task, score: Callable[[Task, str], bool]) -> TaskResult:
-    """``result`` with its answer scored: correct or not, or ``unscored`` when scoring ran out of time."""
-    if not result.answer:
-        return replace(result, correct=False)
-    try:
-        correct = await asyncio.to_thread(score, task, result.answer)
-    except ScoringTimeout as exc:
-        return replace(result, correct=False, reason="unscored", error=str(exc))
-    return replace(result, correct=correct, reason=None, error=None)
-
-
-async def _run_one(function_set: FunctionSet, task: Task, agent_config: AgentConfig, client: LLMClient,
-                   sandbox: Sandbox, rollout: int, score: Callable[[Task, str], bool]) -> TaskResult:
-    started = time.perf_counter()
-    refused = False
-    try:
-        trajectory = await solve(agent_config, function_set, task, sandbox, client, rollout=rollout)
-    except LLMRejected as exc:
-        if exc.status not in _PER_TASK_REJECTIONS:
-            raise
-        trajectory, refused = _failed(function_set, task, agent_config, client, rollout, str(exc)), True
-    answer = trajectory.answer if trajectory.stop is StopReason.ANSWER and trajectory.answer is not None else ""
-    result = TaskResult(
-        task_id=task.id, task_hash=task.hash, correct=False, answer=answer, trajectory=trajectory,
-        tokens=trajectory.usage.total_tokens, cost=trajectory.cost_usd, wall_s=0.0,
-        successful_calls=trajectory.function_calls(), error=trajectory.error,
-        reason="rejected" if refused else _STOP_REASONS.get(trajectory.stop),
-    )
-    if result.reason is None:
-        result = await _judged(result, task, score)
-    return replace(result, wall_s=time.perf_counter() - started)
-
-
-def _failed(function_set: FunctionSet, task: Task, agent_config: AgentConfig, client: LLMClient, rollout: int,
-            error: str) -> Trajectory:
-    """The trajectory of a run the provider refused before it gave any reply."""
-    return Trajectory(
-        agent=agent_config.kind, task_id=task.id, question=task.question, model=client.config.model,
-        function_set=function_set.tree_hash, functions=function_set.names, rollout=rollout, messages=(),
-        steps=(), final_text=None, answer=None, stop=StopReason.ERROR, error=error, turns=1, failures=1,
-    )

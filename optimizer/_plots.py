@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:  # matplotlib is imported by the first figure drawn: `import fnforge.optimizer` stays cheap
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
 __all__ = ["plot_function_calls", "plot_heatmap", "plot_learning_curve"]
 
@@ -26,9 +27,18 @@ _STATUS_STYLE = {
 
 
 def _figure(size: tuple[float, float], dpi: int) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
+
+
+def _integer_ticks() -> MaxNLocator:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -80,7 +90,7 @@ def plot_learning_curve(
     if test_score is not None:
         axes.axhline(test_score, color="#ff7f0e", ls="--", lw=1.2, label=f"test score of best: {test_score:.3f}")
     axes.set_xlabel("step")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(_integer_ticks())
     axes.set_ylabel("score")
     axes.set_ylim(-0.02, 1.02)
     axes.set_title(title)
@@ -161,10 +171,10 @@ def plot_function_calls(
         ordered = sorted(series)
         axes.plot([e for e, _ in ordered], [c for _, c in ordered], marker="o", label=name)
     axes.set_xlabel("epoch")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(_integer_ticks())
     axes.set_ylabel("successful calls (train)")
     axes.set_ylim(bottom=0)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(_integer_ticks())
     axes.set_title(title)
     axes.grid(alpha=0.3)
     if calls:

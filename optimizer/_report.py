@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import lizard
-
 from fnforge import registry
 from fnforge.functions import Function
 from fnforge.optimizer._exceptions import OptimizerError
@@ -103,6 +101,8 @@ def function_complexity(function: Function) -> tuple[int, int, int]:
         ...                     code="def f():\\n    return 1\\n"))
         (1, 2, 0)
     """
+    import lizard  # here, not at the top: `import fnforge.optimizer` stays cheap
+
     analysis = lizard.analyze_file.analyze_source_code(f"{function.name}.py", function.code)
     own = [f for f in analysis.function_list if f.name == function.name]
     helpers = len(analysis.function_list) - len(own)

@@ -56,7 +56,7 @@ def source_files() -> tuple[Path, ...]:
              for package in (fnforge.agents, fnforge.functions, fnforge.sandbox, fnforge.tasks)]
     here = Path(__file__).parent
     files = [f for root in roots for f in root.rglob("*") if f.suffix in _SUFFIXES and "__pycache__" not in f.parts]
-    return tuple(sorted(files) + [here / "_evaluation.py", here / "_result_key.py"])
+    return tuple(sorted(files) + [here / "_evaluation.py", here / "_result_key.py", here / "_results.py"])
 
 
 def source_digest(files: Iterable[Path]) -> str:
@@ -97,6 +97,8 @@ class KeyMaker:
         self._code = code_identity() if code is None else code
         self.sandbox = digest(sandbox.policy.to_dict())
         self.rollout = rollout
+        self._agents: dict[str, str] = {}
+        self._samplings: dict[str, str] = {}
 
     def _tools_mode(self) -> str:
         configured = self._client.config.tools_mode
@@ -107,10 +109,19 @@ class KeyMaker:
     def key(self, task: Task) -> CacheKey:
         """The key of ``task``'s run, for the client's tools mode now."""
         return CacheKey(
-            tree_hash=self.tree_hash, task_hash=task.hash,
-            agent=digest({"config": self._agent, "code": self._code, "scorer": scorer_name(task)}),
-            sandbox=self.sandbox, model=self.model,
-            sampling=digest({**self._sampling, "tools_mode": self._tools_mode()}), rollout=self.rollout)
+            tree_hash=self.tree_hash, task_hash=task.hash, agent=self._agent_digest(scorer_name(task)),
+            sandbox=self.sandbox, model=self.model, sampling=self._sampling_digest(self._tools_mode()),
+            rollout=self.rollout)
+
+    def _agent_digest(self, scorer: str) -> str:
+        if scorer not in self._agents:  # one per scorer: a digest per task was most of a key's cost
+            self._agents[scorer] = digest({"config": self._agent, "code": self._code, "scorer": scorer})
+        return self._agents[scorer]
+
+    def _sampling_digest(self, tools_mode: str) -> str:
+        if tools_mode not in self._samplings:
+            self._samplings[tools_mode] = digest({**self._sampling, "tools_mode": tools_mode})
+        return self._samplings[tools_mode]
 
 
 def cache_key(function_set: FunctionSet, task: Task, agent_config: AgentConfig, *, client: LLMClient,

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -130,7 +130,7 @@ class Trainer:
         self._clients = tuple(clients.values())
         self._spent_base, self._stats_base = Spend(), self._client_spend()
         self._run_id, self._started = "", 0.0
-        self._scorer: Callable[[Task, str], bool] | None = None
+        self._scorer: ScoringPool | None = None
 
     # -- entry points --------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class Trainer:
 
     async def _drive(self, record: RunRecord, checkpoint: Checkpoint, *, resumed: bool) -> RunSummary:
         with ScoringPool() as pool:  # one pool per run: MATH scoring workers start once, not per evaluation
-            self._scorer = pool.score
+            self._scorer = pool  # evaluate warms it and sizes its threads to it
             return await self._loop(record, checkpoint, resumed=resumed)
 
     async def _loop(self, record: RunRecord, checkpoint: Checkpoint, *, resumed: bool) -> RunSummary:

@@ -98,6 +98,11 @@ class ScoringPool:
         return self._closed
 
     @property
+    def workers(self) -> int:
+        """The most processes (and MATH answers compared at once) of this pool."""
+        return len(self._slots)
+
+    @property
     def pids(self) -> tuple[int, ...]:
         """Process ids of the workers running now (none before the first MATH answer)."""
         return tuple(pid for slot in self._slots if (pid := slot.pid) is not None)

@@ -12,26 +12,25 @@ task set: spec, size, content hash) inside.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from fnforge import registry
-from fnforge.agents import AgentConfig, LLMClient, LLMConfig
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._config import ToolsetConfig, load_config
+from fnforge.cli._runtime import data_option, llm_options
 from fnforge.cli._terminal import visible_lines
-from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
-                                  progress_bar)
-from fnforge.cli._taskpath import load_splits
-from fnforge.functions import FunctionSet
-from fnforge.optimizer import Report, TaskResult, evaluate
-from fnforge.tasks import Task
+
+if TYPE_CHECKING:  # imported by the command when it runs: `fnforge eval --help` stays cheap
+    from fnforge.agents import AgentConfig, LLMConfig
+    from fnforge.cli._config import ToolsetConfig
+    from fnforge.functions import FunctionSet
+    from fnforge.optimizer import Report
+    from fnforge.tasks import Task
 
 __all__: list[str] = []
 
@@ -72,6 +71,12 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
 
     Example: fnforge eval best/main --split test --task math:algebra --json
     """
+    from fnforge import registry
+    from fnforge.agents import AgentConfig
+    from fnforge.cli._config import load_config
+    from fnforge.cli._runtime import data_cache_dir, llm_config, run_async
+    from fnforge.cli._taskpath import load_splits
+
     repo = registry.open(app.directory)
     try:
         config = load_config(repo.path)
@@ -91,8 +96,8 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
         agent_config = AgentConfig(kind="react" if react else "tool", max_turns=max_turns)
         llm = llm_config(model or config.model, base_url=base_url, state_dir=repo.state_dir,
                          use_cache=not no_cache, concurrency=concurrency)
-        report = asyncio.run(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,
-                                       concurrency=concurrency, use_cache=not no_cache))
+        report = run_async(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,
+                                     concurrency=concurrency, use_cache=not no_cache), concurrency=concurrency)
         context = {"split": split, "tasks": evaluated.describe(), "seed": seed, "limit": limit,
                    "model": llm.model, "agent": agent_config.kind, "max_turns": max_turns}
         key = split if selection.spec == own or not own else f"{split}@{selection.spec}"
@@ -107,9 +112,13 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
 
 async def _evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_config: AgentConfig, llm: LLMConfig,
                     config: ToolsetConfig, state_dir: Path, *, concurrency: int, use_cache: bool) -> Report:
+    from fnforge.agents import LLMClient
+    from fnforge.cli._runtime import open_eval_cache, open_sandbox, progress_bar
+    from fnforge.optimizer import TaskResult, evaluate
+
     cache = open_eval_cache(state_dir, enabled=use_cache)
     try:
-        sandbox = open_sandbox(config, workers=concurrency)  # workers start on the first call: none if all cached
+        sandbox = open_sandbox(config, workers=concurrency)  # evaluate starts the workers if a task has to run
         with progress_bar("eval", len(tasks)) as advance, closing(sandbox):
 
             def progress(done: int, total: int, result: TaskResult) -> None:

@@ -11,11 +11,10 @@ make the run what it is may be repeated with the run's own values.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import ToolsetConfig, load_config
 from fnforge.cli._live_view import LiveView, PlainView, print_summary
 from fnforge.cli._runtime import (PRICES, data_cache_dir, data_option, llm_config, llm_options, open_eval_cache,
-                                  open_sandbox)
+                                  open_sandbox, run_async)
 from fnforge.optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
 from fnforge.cli._taskpath import load_splits, portable_spec
 from fnforge.tasks import Task
@@ -182,7 +181,8 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
 
     async def train_async() -> RunSummary:
         async with LLMClient(agent_llm) as client, LLMClient(optimizer_llm) as optimizer_client:
-            with open_sandbox(config, workers=concurrency) as sandbox:
+            # not `with open_sandbox(...)`: evaluate starts the workers once the first requests are out
+            with closing(open_sandbox(config, workers=concurrency)) as sandbox:
                 optimizer = AgentOptimizer(optimizer_client, sandbox, policy=sandbox.policy,
                                            max_actions=settings["max_actions"], max_retries=settings["max_retries"])
                 trainer = Trainer(repo, train=train, test=test, agent=agent, client=client, optimizer=optimizer,
@@ -194,7 +194,7 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
 
     try:
         with view if isinstance(view, LiveView) else nullcontext():
-            return asyncio.run(train_async())
+            return run_async(train_async(), concurrency=concurrency)
     except KeyboardInterrupt:
         click.echo("Interrupted. Every finished step is committed; continue with: fnforge train --resume", err=True)
         sys.exit(130)

@@ -14,7 +14,8 @@ reads the environment):
   (with the response cache in the repository's state folder);
 - :func:`open_sandbox`: ``[sandbox]`` of ``fnforge.toml`` -> a sandbox;
 - :func:`open_eval_cache`: the repository's ``eval-cache.sqlite``;
-- :func:`progress_bar`: a rich progress bar on a terminal's stderr, a no-op elsewhere.
+- :func:`progress_bar`: a rich progress bar on a terminal's stderr, a no-op elsewhere;
+- :func:`run_async`: ``asyncio.run`` with a thread pool sized for the tasks in flight.
 
 Example (inside a command)::
 
@@ -23,25 +24,29 @@ Example (inside a command)::
                      use_cache=not no_cache, concurrency=concurrency)
     with open_sandbox(config, workers=concurrency) as sandbox, progress_bar("eval", n) as tick:
         ...
+
+Only click is imported with this module: the library, rich and platformdirs
+are imported by the functions that use them, so that ``fnforge CMD --help``
+(which imports the command's module, and so this one) stays cheap.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import platformdirs
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fnforge.agents import LLMConfig
-from fnforge.cli._config import ConfigError, ToolsetConfig, require_isolation, sandbox_policy
-from fnforge.optimizer import EvalCache
-from fnforge.sandbox import Sandbox
+if TYPE_CHECKING:
+    from fnforge.agents import LLMConfig
+    from fnforge.cli._config import ToolsetConfig
+    from fnforge.optimizer import EvalCache
+    from fnforge.sandbox import Sandbox
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -59,6 +64,7 @@ __all__ = [
     "open_eval_cache",
     "open_sandbox",
     "progress_bar",
+    "run_async",
 ]
 
 ENV_BASE_URL = "OPENAI_BASE_URL"
@@ -85,6 +91,8 @@ PRICES: Mapping[str, tuple[float, float]] = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+_SPARE_THREADS = 4  # beyond one per task in flight: cache writes, warm-ups
 
 
 def llm_options(command: F) -> F:
@@ -127,6 +135,8 @@ def data_cache_dir() -> Path:
         >>> data_cache_dir().name
         'data'
     """
+    import platformdirs
+
     return platformdirs.user_cache_path("fnforge", appauthor=False) / "data"
 
 
@@ -153,6 +163,9 @@ def llm_config(model: str, *, base_url: str | None = None, state_dir: Path | Non
         >>> llm_config("gpt-4o-mini", base_url="http://127.0.0.1:8000/v1").base_url
         'http://127.0.0.1:8000/v1'
     """
+    from fnforge.agents import LLMConfig
+    from fnforge.cli._config import ConfigError
+
     env = os.environ if environ is None else environ
     if not model:
         raise ConfigError("no model given: pass --model or set model in fnforge.toml")
@@ -171,6 +184,9 @@ def open_sandbox(config: ToolsetConfig, *, workers: int = 2) -> Sandbox:
     Raises:
         ConfigError: the ``[sandbox]`` table is bad (or ``FNFORGE_SANDBOX_ISOLATION`` is).
     """
+    from fnforge.cli._config import require_isolation, sandbox_policy
+    from fnforge.sandbox import Sandbox
+
     cap = min(MAX_SANDBOX_WORKERS, os.cpu_count() or 1)
     return Sandbox(sandbox_policy(config), workers=max(1, min(workers, cap)), require_isolation=require_isolation())
 
@@ -181,7 +197,28 @@ def open_eval_cache(state_dir: Path, *, enabled: bool = True) -> EvalCache | Non
     Raises:
         EvalCacheError: the file cannot be opened.
     """
+    from fnforge.optimizer import EvalCache
+
     return EvalCache(state_dir / EVAL_CACHE_FILE) if enabled else None
+
+
+def run_async(main: Coroutine[Any, Any, T], *, concurrency: int) -> T:
+    """``asyncio.run(main)`` with a thread pool sized for ``concurrency`` tasks in flight.
+
+    asyncio's default pool (behind ``asyncio.to_thread``: sandbox calls, MATH
+    comparisons, cache writes) has min(32, CPUs + 4) threads: on two cores, six
+    tasks waiting in sandbox calls would hold up every other thread's work.
+
+    Example:
+        >>> run_async(asyncio.sleep(0, "done"), concurrency=8)  # doctest: +SKIP
+        'done'
+    """
+
+    async def sized() -> T:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(concurrency + _SPARE_THREADS))
+        return await main
+
+    return asyncio.run(sized())
 
 
 @contextmanager
@@ -194,10 +231,14 @@ def progress_bar(description: str, total: int, *, min_total: int = 2) -> Iterato
         >>> with progress_bar("eval", 80) as advance:  # doctest: +SKIP
         ...     advance(1)
     """
+    from rich.console import Console
+
     console = Console(stderr=True)
     if not console.is_terminal or total < min_total:
         yield lambda done: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task_id = progress.add_task(description, total=total)

@@ -31,7 +31,7 @@ def sample(question: str = "What is 2+2?", result: str = "4") -> Trajectory:
     return Trajectory(
         agent="tool", task_id="t1", question=question, model="m", function_set="abc123",
         functions=("add",), rollout=1,
-        messages=({"role": "system", "content": "s"}, {"role": "user", "content": question}),
+        system="s", tools=("add", "run_python"),
         steps=(
             ModelStep(turn=0, content=None, tool_calls=(call,), usage=Usage(prompt_tokens=10, completion_tokens=5),
                       latency_s=0.2, retries=1, cached=False, cost_usd=0.001),
@@ -114,7 +114,7 @@ def thinking_sample() -> Trajectory:
                        finish_reason="stop"),
              AnswerStep(turn=0, text="The answer is \\boxed{4}.", answer="4"))
     return Trajectory(agent="tool", task_id="t1", question="2+2?", model="m", function_set="abc", functions=(),
-                      rollout=0, messages=(), steps=steps, final_text="The answer is \\boxed{4}.", answer="4",
+                      rollout=0, steps=steps, final_text="The answer is \\boxed{4}.", answer="4",
                       stop=StopReason.ANSWER, turns=1)
 
 

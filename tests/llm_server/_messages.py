@@ -85,6 +85,7 @@ class Request:
     body: dict[str, Any]
     headers: dict[str, str]
     fault: Fault | None = None
+    arrived: float = 0.0  # time.time() when the whole request had been read
 
     @property
     def model(self) -> str:

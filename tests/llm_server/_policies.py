@@ -82,17 +82,37 @@ def react_solver(tool: str, args_fn: Callable[[str], Mapping[str, Any]], *,
 
 
 class InFlight:
-    """A policy that holds each request ``hold_s`` and records the most requests in flight at once (``peak``)."""
+    """A policy that holds each request ``hold_s`` and records the most requests in flight at once (``peak``).
 
-    def __init__(self, reply: str, *, hold_s: float = 0.05) -> None:
+    ``reply`` is the reply, or a policy that decides it. With ``fill=(c, total)``, each request
+    is first held until ``c`` requests are in flight, or as many as the ``total`` expected still
+    have to be answered when that is fewer: a client that keeps ``c`` requests in flight while work
+    remains passes every such gate at once. A request that waited ``fill_wait_s`` in vain is
+    answered anyway and counted in ``starved`` (a client that ramps up, sends in bursts, or is
+    capped by a pool, a thread limit or a lock held across a request).
+    """
+
+    def __init__(self, reply: Reply | str | Policy, *, hold_s: float = 0.05, fill: tuple[int, int] | None = None,
+                 fill_wait_s: float = 10.0) -> None:
         self.reply, self.hold_s, self.peak = reply, hold_s, 0
-        self._now, self._lock = 0, threading.Lock()
+        self.want, self.total = fill if fill is not None else (0, 0)
+        self.fill_wait_s, self.starved = fill_wait_s, 0
+        self._now, self._answered = 0, 0
+        self._changed = threading.Condition()
 
-    def __call__(self, req: Request) -> str:
-        with self._lock:
+    def __call__(self, req: Request) -> Reply | str:
+        with self._changed:
             self._now += 1
             self.peak = max(self.peak, self._now)
+            self._changed.notify_all()
+            if self.want and not self._changed.wait_for(self._full, timeout=self.fill_wait_s):
+                self.starved += 1
         time.sleep(self.hold_s)
-        with self._lock:
+        with self._changed:
             self._now -= 1
-        return self.reply
+            self._answered += 1
+            self._changed.notify_all()
+        return self.reply(req) if callable(self.reply) else self.reply
+
+    def _full(self) -> bool:
+        return self._now >= min(self.want, self.total - self._answered)

@@ -32,6 +32,7 @@ class _State:
     requests: list[Request] = field(default_factory=list)
     policy_errors: list[BaseException] = field(default_factory=list)
     model_requests: int = 0
+    replied: dict[int, float] = field(default_factory=dict)  # request index -> time.time() after its reply
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
@@ -106,6 +107,14 @@ class ScriptedLLM:
             return len(self._state.requests)
 
     @property
+    def timings(self) -> list[tuple[float, float | None]]:
+        """``(arrived, replied)`` of every chat request in arrival order, as ``time.time()`` values
+        (comparable across processes); ``replied`` is ``None`` until the reply is sent, and stays
+        ``None`` for a request given a fault."""
+        with self._state.lock:
+            return [(r.arrived, self._state.replied.get(r.index)) for r in self._state.requests]
+
+    @property
     def policy_errors(self) -> list[BaseException]:
         with self._state.lock:
             return list(self._state.policy_errors)
@@ -115,6 +124,7 @@ class ScriptedLLM:
         with self._state.lock:
             self._state.requests.clear()
             self._state.policy_errors.clear()
+            self._state.replied.clear()
 
     def start(self) -> ScriptedLLM:
         handler = type("_BoundHandler", (_Handler,), {"state": self._state, "model_ids": self.model_ids})
@@ -233,6 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        arrived = time.time()
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._error(404, f"no route {self.path}")
             return
@@ -244,9 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         with state.lock:
             req = Request(index=len(state.requests), body=body,
-                          headers={k.lower(): v for k, v in self.headers.items()})
+                          headers={k.lower(): v for k, v in self.headers.items()}, arrived=arrived)
             fault = _pick_fault(state, req)
-            req = Request(index=req.index, body=body, headers=req.headers, fault=fault)
+            req = Request(index=req.index, body=body, headers=req.headers, fault=fault, arrived=arrived)
             state.requests.append(req)
             latency, policy = state.latency_s, state.policy
             retry_after, hang = state.retry_after_s, state.hang_s
@@ -279,5 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if reply.status != 200:
             self._error(reply.status, reply.error or "error", reply.headers)
-            return
-        self._send(200, _completion(req, reply, fault), reply.headers)
+        else:
+            self._send(200, _completion(req, reply, fault), reply.headers)
+        with state.lock:
+            state.replied[req.index] = time.time()

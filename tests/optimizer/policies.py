@@ -133,7 +133,7 @@ def make_trajectory(task_id: str, *, question: str = "", output: str = "ok", err
     steps += [ModelStep(turn=calls, content=final), AnswerStep(turn=calls, text=final, answer=answer)]
     return Trajectory(agent="tool", task_id=task_id, question=question or f"Question of {task_id}?",
                       model="scripted-model", function_set="0" * 40, functions=(), rollout=0,
-                      messages=(), steps=tuple(steps), final_text=final, answer=answer,
+                      steps=tuple(steps), final_text=final, answer=answer,
                       stop=StopReason.ANSWER, turns=calls + 1)
 
 

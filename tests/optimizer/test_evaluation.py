@@ -329,8 +329,9 @@ def test_eval_cache_uses_wal_journal(tmp_path: Path) -> None:
 def test_eval_cache_treats_damaged_row_as_miss(tmp_path: Path) -> None:
     with EvalCache(tmp_path / "eval.sqlite") as cache:
         cache.put(_key(1), {"i": 1})
+        cache.flush()
         with sqlite3.connect(tmp_path / "eval.sqlite") as db:
-            db.execute("UPDATE results SET result = '{not json'")
+            db.execute("UPDATE entries SET value = '{not json'")
         assert cache.get(_key(1)) is None
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fnforge import registry
 from fnforge.cli import _cmd_sandbox, cli
 from fnforge.functions import Function, FunctionSet, write_dir
 from fnforge.sandbox import Sandbox

@@ -189,3 +189,9 @@ def test_scoring_pool_rejects_invalid_settings(kwargs: dict[str, float], message
 def test_scoring_pool_rejects_a_non_positive_limit(pool: ScoringPool, limits: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be > 0"):
         pool.score(math_task("2"), "2", **limits)
+
+
+def test_pool_does_report_its_size_without_starting_a_worker() -> None:
+    pool = ScoringPool(3)
+    assert (pool.workers, pool.pids) == (3, ())
+    pool.close()
