@@ -25,6 +25,7 @@ descriptor number.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
@@ -55,10 +56,45 @@ CORE_LAYERS = ("filesystem", "uid", "seccomp")
 # folders of the three packages it loads are its only read roots outside Python.
 _PACKAGES = ("fnforge", "fnforge.functions", "fnforge.sandbox")
 _BOOT = "from fnforge.sandbox.worker._worker import main; main()"
+_DIRECTORY_PREFIX = "fnforge-sandbox-"  # then the parent's pid, so that orphans can be told apart
 _START_TIMEOUT_S = 60.0
 _HELLO_LIMIT = 1 << 16
 _ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+
+
+# Worker directories not yet removed. A reaper is a daemon thread, which
+# interpreter exit stops mid-wait: this exit handler removes what it left.
+_UNREMOVED: set[str] = set()
+
+
+@atexit.register
+def _remove_unremoved() -> None:
+    for directory in tuple(_UNREMOVED):
+        _remove(directory)
+
+
+def _remove(directory: str) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+    _UNREMOVED.discard(directory)
+
+
+def _remove_orphans() -> None:
+    """Remove the worker directories of parents that died without cleaning up (SIGKILL runs no exit handler)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_DIRECTORY_PREFIX}*-*"):
+        owner = path.name[len(_DIRECTORY_PREFIX):].partition("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _package_dirs() -> list[str]:
@@ -69,6 +105,7 @@ class Spawner:
     """Starts worker processes from one thread that lives as long as the sandbox (see the module docstring)."""
 
     def __init__(self) -> None:
+        _remove_orphans()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fnforge-sandbox-spawner")
 
     def start(self, **options: Any) -> WorkerProcess:
@@ -85,7 +122,8 @@ class WorkerProcess:
                  skip_layers: tuple[str, ...] = (), extra_roots: tuple[str, ...] = ()) -> None:
         self.policy = policy
         self.require_isolation = require_isolation
-        self.directory = tempfile.mkdtemp(prefix="fnforge-sandbox-")
+        self.directory = tempfile.mkdtemp(prefix=f"{_DIRECTORY_PREFIX}{os.getpid()}-")
+        _UNREMOVED.add(self.directory)
         to_worker, self.wfd = os.pipe()
         self.rfd, from_worker = os.pipe()
         internal = _package_dirs()
@@ -177,6 +215,7 @@ class WorkerProcess:
                 os.close(fd)
             except OSError:
                 pass
+        shutil.rmtree(self.directory, ignore_errors=True)  # now: the process may outlive a daemon reaper
         if wait:
             self._reap()
         else:
@@ -187,7 +226,7 @@ class WorkerProcess:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
-        shutil.rmtree(self.directory, ignore_errors=True)
+        _remove(self.directory)  # again: a dying worker may have written after the first removal
 
     def exit_status(self) -> int | None:
         try:

@@ -101,3 +101,45 @@ def test_closing_a_sandbox_stops_its_spawner_thread() -> None:
     sb = Sandbox(TEST_POLICY, workers=1, spares=0).start()
     sb.close()
     assert wait_for(lambda: {t.name for t in threading.enumerate() if "spawner" in t.name} <= before, timeout=10)
+
+
+SANDBOX_THEN_EXIT = """
+from fnforge.sandbox import Sandbox
+from tests.sandbox.conftest import TEST_POLICY, one
+sb = Sandbox(TEST_POLICY, workers=2, require_isolation=False)
+assert sb.call(one("return 7"), "f").value == 7
+sb.close()  # the workers' reapers are daemon threads: the exit below cuts them short
+"""
+
+
+def test_a_process_that_closed_its_sandbox_leaves_no_worker_directory(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # mkdtemp's folder: only this run's directories land here
+    subprocess.run([sys.executable, "-c", SANDBOX_THEN_EXIT], env=env, cwd=Path(__file__).parents[2],
+                   check=True, timeout=120)
+    assert not list(tmp_path.glob("fnforge-sandbox-*"))
+
+
+def test_a_cli_call_leaves_no_worker_directory(tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {}, "required": []}
+    seven = Function(name="seven", description="Seven.", parameters=schema, code="def seven():\n    return 7\n")
+    write_dir(FunctionSet((seven,)), tmp_path / "toolset" / "functions")
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "FNFORGE_CONFIG": str(tmp_path / "user.toml")}
+    command = [sys.executable, "-c", "from fnforge.cli import main; main()", "-C", str(tmp_path / "toolset"),
+               "call", "seven", "--trust-policy"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert "7" in result.stdout, result.stderr
+    assert not list((tmp_path / "tmp").glob("fnforge-sandbox-*"))
+
+
+def test_a_new_sandbox_removes_the_worker_directories_of_a_killed_parent(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"fnforge-sandbox-{int(dead.stdout)}-abc123"  # what a SIGKILLed parent leaves
+    living = tmp_path / f"fnforge-sandbox-{os.getpid()}-abc123"  # a running parent's: kept
+    for directory in (orphan, living):
+        directory.mkdir()
+        (directory / "stderr.log").write_text("")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", SANDBOX_THEN_EXIT], env=env, cwd=Path(__file__).parents[2],
+                   check=True, timeout=120)
+    assert not orphan.exists() and living.exists()
