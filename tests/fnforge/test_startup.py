@@ -79,6 +79,10 @@ def test_top_level_help_does_list_the_commands_as_they_describe_themselves(width
     assert listed.getvalue() == own.getvalue()
 
 
+def test_every_command_module_entry_has_a_summary_for_fnforge_help() -> None:
+    assert set(COMMAND_SUMMARIES) == set(COMMAND_MODULES)  # a command missing here is missing from --help
+
+
 def test_fnforge_does_exit_zero_with_all_its_output_through_a_pipe() -> None:
     done = fnforge("--help")
     listed = [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line.strip()]
