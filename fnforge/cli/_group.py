@@ -29,6 +29,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("export", "clone", "verify", "blame", "bisect", "bisect-step"), "share"),
     **dict.fromkeys(("domains", "transfer", "merge", "report"), "study"),
     "data": "data",
+    "sweep": "sweep",
 }
 """Command name -> the ``fnforge/_cmd_<module>.py`` that defines it."""
 
