@@ -14,8 +14,15 @@ order, each sweep in a fresh driver process (so its peak memory is its own):
    declaring ``--ray-cpus / cells`` CPUs, so all cells run at once: wall time
    (Ray's start-up not counted, it is printed apart) / longest single cell.
 
+Also printed per engine: wall time / the longest cell *in that sweep* (what
+the engine adds around its slowest cell: scheduling, Ray worker start-up).
+
 Printed per engine: the ratio, the driver's peak resident memory (its own
-process: cells run in their own processes, or Ray workers).
+process: cells run in their own processes, or Ray workers). Also printed: the
+CPU time the cells used when alone, and the ratio that CPU time allows on this
+machine's CPUs (a cell's ``fnforge train`` process and its sandbox workers use
+CPU seconds; with many cells on few cores the sweep is CPU-bound, not
+LLM-bound), and the load average (other work on the machine slows cells too).
 """
 
 from __future__ import annotations
@@ -65,8 +72,10 @@ def drive(engine_name: str, base_url: str, seeds: int, parallel: int, ray_cpus: 
         if engine_name == "ray":
             ray.shutdown()
     failed = [c.name for c in record.cells if c.status.value != "done"]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the cells' train processes (local engine)
     return {"wall_s": wall, "cells_s": [c.wall_s for c in record.cells], "failed": failed, "init_s": init_s,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cells_cpu_s": children.ru_utime + children.ru_stime}
 
 
 def child(engine: str, base_url: str, args: argparse.Namespace, parallel: int) -> dict[str, Any]:
@@ -97,9 +106,11 @@ def main() -> None:
         alone = child("local", llm.base_url, args, 1)
         longest = max(alone["cells_s"])
         print(f"{cells} cells (2 task sets x {args.seeds} seeds), {args.latency * 1000:.0f} ms per LLM request, "
-              f"{os.cpu_count()} CPUs")
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        cpus = len(os.sched_getaffinity(0))
         print(f"one cell at a time: {alone['wall_s']:.1f} s; longest single cell {longest:.1f} s, "
-              f"shortest {min(alone['cells_s']):.1f} s")
+              f"shortest {min(alone['cells_s']):.1f} s; the cells used {alone['cells_cpu_s']:.1f} CPU s, so on "
+              f"{cpus} CPUs no engine beats {alone['cells_cpu_s'] / cpus / longest:.2f} x the longest cell")
         runs = [("local", child("local", llm.base_url, args, cells))]
         if not args.skip_ray:
             runs.append(("ray", child("ray", llm.base_url, args, cells)))
@@ -107,7 +118,8 @@ def main() -> None:
             extra = f"; ray.init {run['init_s']:.1f} s, not counted" if engine == "ray" else ""
             print(f"{engine:>5} engine, {cells} at once: wall {run['wall_s']:.1f} s = "
                   f"{run['wall_s'] / longest:.2f} x the longest single cell (ideal 1.0); its longest cell in the "
-                  f"sweep {max(run['cells_s']):.1f} s; driver peak RSS {run['peak_rss_mib']:.0f} MiB{extra}")
+                  f"sweep {max(run['cells_s']):.1f} s (engine overhead {run['wall_s'] / max(run['cells_s']):.2f} x); "
+                  f"driver peak RSS {run['peak_rss_mib']:.0f} MiB{extra}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class RayEngine:
             Ray of this process, else ``RAY_ADDRESS``, else a new local cluster.
         cell_cpus: CPUs each cell declares (fractions are fine: a cell mostly waits for the LLM).
         cell_memory: bytes of memory each cell declares (None: none).
-        slots: cells in flight at once (default: the cluster's CPUs / ``cell_cpus``).
+        slots: cells in flight at once (default: as many as the cluster's CPUs and memory hold now).
         init_options: more ``ray.init`` arguments when this engine starts Ray.
 
     Raises:
@@ -51,8 +51,7 @@ class RayEngine:
                 ray.init(address=address, **(init_options or {}))
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise SweepError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}") from exc
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        self.slots = slots or max(1, int(cpus // cell_cpus))
+        self.slots = slots or _fitting_cells(ray.cluster_resources(), cell_cpus, cell_memory)
         options: dict[str, Any] = {"num_cpus": cell_cpus, "max_retries": 0}
         if cell_memory is not None:
             options["memory"] = cell_memory
@@ -82,3 +81,16 @@ class RayEngine:
     def close(self) -> None:
         if self._owned:
             self._ray.shutdown()
+
+
+def _fitting_cells(resources: dict[str, float], cell_cpus: float, cell_memory: int | None) -> int:
+    """How many cells the cluster's current CPUs and memory hold at once (at least 1).
+
+    Example:
+        >>> _fitting_cells({"CPU": 8.0, "memory": 5e9}, 1.0, 2 * 10**9), _fitting_cells({"CPU": 2.0}, 0.5, None)
+        (2, 4)
+    """
+    fits = int(resources.get("CPU", 1.0) // cell_cpus)
+    if cell_memory:
+        fits = min(fits, int(resources.get("memory", 0.0) // cell_memory))
+    return max(1, fits)

@@ -19,6 +19,7 @@ from fnforge import registry
 from fnforge.optimizer import (
     CellStatus, LocalEngine, SweepEvent, SweepRecord, local_workdir, plan_sweep, run_sweep,
 )
+from tests.fnforge.cli import ok
 from tests.llm_server import ScriptedLLM
 from tests.optimizer import study_support, sweep_support
 
@@ -151,3 +152,19 @@ def test_ray_sweep_origin_holds_every_cells_commits_and_notes(ray_sweep: Outcome
             notes = origin.notes_for([v.sha for v in versions])
             assert len(versions) == 2 and all(notes.get(v.sha, {}).get("train") for v in versions), cell.name
             assert origin.best(cell.branch).score == 1.0
+
+
+def test_cli_sweep_on_ray_trains_a_domain_branch_at_the_origin_and_pulls_it(
+        tmp_path: Path, llm: ScriptedLLM, ray_cluster: Any) -> None:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    with sweep_support.make_toolset(tmp_path / "toolset") as repo:
+        repo.push(str(origin), ["main"])
+    result = ok(study_support.env(llm), "-C", str(tmp_path / "toolset"), "sweep", "--engine", "ray",
+                "--tasks", "jsonl:tasks/area.jsonl", "--models", "agent-model", "--cell-cpus", "0.5",
+                "--cell-memory", "100MB", "--origin", str(origin), "--workdir", str(tmp_path / "workers"),
+                *sweep_support.TRAIN_ARGS)
+    assert "1 cells on the ray engine" in result.output and "Sweep " in result.output
+    with registry.open(origin) as at_origin, registry.open(tmp_path / "toolset") as here:
+        assert here.best("domain/area").sha == at_origin.best("domain/area").sha
+        assert here.best("domain/area").score == 1.0
