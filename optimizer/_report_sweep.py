@@ -65,7 +65,8 @@ def _best_heatmap(record: SweepRecord, rows: tuple[SweepRow, ...], path: Path) -
     for cell, row in zip(cells, rows):
         rest = cell.name[len(cell.task.name):].lstrip("-") or "best"
         values[tasks.index(cell.task.name)][rests.index(rest)] = row.train if row.train is not None else float("nan")
-    return plot_heatmap(tasks, rests, values, path, title=f"Best training score per cell: sweep {record.name}")
+    return plot_heatmap(tasks, rests, values, path, title=f"Best training score per cell: sweep {record.name}",
+                        labels=("task set", "rest of the cell"))
 
 
 def _render(record: SweepRecord, rows: tuple[SweepRow, ...], linked: set[str], heatmap: Path | None,
