@@ -255,7 +255,7 @@ def _record(ctx: click.Context, app: AppContext, repo: registry.Repository, opti
     if not options["resume"]:
         base = repo.resolve(options["base"])
         grid, name = _grid(ctx, options, repo, base, app.directory)
-        return plan_sweep(repo, grid, name=name, base=base, origin=options["origin"], env=env,
+        return plan_sweep(repo, grid, name=name, base=base, origin=_origin(options["origin"], app.directory), env=env,
                           max_cost=options["max_cost"], retries=options["retries"])
     fixed = [n for n in ("tasks", "seeds", "agents", "models", "optimizer_models", "grid", "sweep_file", "base",
                          "origin") if _given(ctx, n)]
@@ -268,6 +268,13 @@ def _record(ctx: click.Context, app: AppContext, repo: registry.Repository, opti
     if _given(ctx, "env_names"):
         changes["env"] = env
     return replace(record, **changes)
+
+
+def _origin(origin: str | None, directory: Path) -> str | None:
+    """``--origin`` as the workers read it: a local path made absolute (they run in other folders), a URL as is."""
+    if origin is None or not (directory / origin).expanduser().exists():
+        return origin
+    return str((directory / origin).expanduser().resolve())
 
 
 def _totals(record: SweepRecord) -> None:

@@ -154,7 +154,7 @@ def test_ray_sweep_origin_holds_every_cells_commits_and_notes(ray_sweep: Outcome
             assert origin.best(cell.branch).score == 1.0
 
 
-def test_cli_sweep_on_ray_trains_a_domain_branch_at_the_origin_and_pulls_it(
+def test_cli_sweep_on_ray_trains_a_domain_branch_at_a_relative_origin_and_pulls_it(
         tmp_path: Path, llm: ScriptedLLM, ray_cluster: Any) -> None:
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
@@ -162,9 +162,9 @@ def test_cli_sweep_on_ray_trains_a_domain_branch_at_the_origin_and_pulls_it(
         repo.push(str(origin), ["main"])
     result = ok(study_support.env(llm), "-C", str(tmp_path / "toolset"), "sweep", "--engine", "ray",
                 "--tasks", "jsonl:tasks/area.jsonl", "--models", "agent-model", "--cell-cpus", "0.5",
-                "--cell-memory", "100MB", "--origin", str(origin), "--workdir", str(tmp_path / "workers"),
+                "--cell-memory", "100MB", "--origin", "../origin.git", "--workdir", str(tmp_path / "workers"),
                 *sweep_support.TRAIN_ARGS)
-    assert "1 cells on the ray engine" in result.output and "Sweep " in result.output
+    assert f"1 cells on the ray engine (4 at a time); origin: {origin.resolve()}" in result.output
     with registry.open(origin) as at_origin, registry.open(tmp_path / "toolset") as here:
         assert here.best("domain/area").sha == at_origin.best("domain/area").sha
         assert here.best("domain/area").score == 1.0
