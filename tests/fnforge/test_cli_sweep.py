@@ -152,3 +152,22 @@ def test_sweep_transfer_scores_each_cells_best_set_on_the_sweeps_task_sets(sweep
     rows = list(csv.reader(io.StringIO((folder / "transfer.csv").read_text())))
     assert [row[0] for row in rows[1:]] == ["sweep/r/linear-s0", "sweep/r/linear-s1"]
     assert (folder / "transfer.png").is_file()
+
+
+def test_sweep_runs_the_grid_of_the_sweep_table_in_fnforge_toml(tmp_path: Path, llm: ScriptedLLM) -> None:
+    path = tmp_path / "toolset"
+    sweep_support.make_toolset(path).close()
+    with (path / "fnforge.toml").open("a") as config:
+        config.write('[sweep]\nname = "cfg"\ntasks = ["lin=jsonl:tasks/linear.jsonl"]\nseeds = [3]\n'
+                     'models = ["agent-model"]\ngrid = { batch = [2] }\n'
+                     'train = { train = 4, test = 4, epochs = 1, max_turns = 4, concurrency = 2 }\n')
+    ok(study_support.env(llm), "-C", str(path), "sweep")
+    with registry.open(path) as repo:
+        record = load_sweep(repo)
+        best = repo.best("domain/lin")
+    assert (record.name, [(c.name, c.branch, c.status) for c in record.cells]) == (
+        "cfg", [("lin", "domain/lin", CellStatus.DONE)])
+    assert record.grid.cells("cfg")[0].train_args(record.grid.train_args) == (
+        "--train", "4", "--test", "4", "--epochs", "1", "--max-turns", "4", "--concurrency", "2",
+        "--task", "jsonl:tasks/linear.jsonl", "--seed", "3", "--model", "agent-model", "--batch", "2")
+    assert best is not None and best.score == 1.0 and best.trailer("Model") == "agent-model"
