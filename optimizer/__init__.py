@@ -35,7 +35,16 @@ from fnforge.optimizer._report import (
     write_report,
 )
 from fnforge.optimizer._run_state import RunRecord, TrainingError, find_run
+from fnforge.optimizer._report_sweep import TRANSFER_FOLDER, write_sweep_report
 from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
+from fnforge.optimizer._sweep import SweepEvent, budget_share, local_workdir, plan_sweep, run_sweep
+from fnforge.optimizer._sweep_engines import Engine, LocalEngine
+from fnforge.optimizer._sweep_grid import Cell, SweepError, SweepGrid, TaskAxis
+from fnforge.optimizer._sweep_ray import RayEngine
+from fnforge.optimizer._sweep_results import SweepRow, format_sweep_table, sweep_csv, sweep_rows
+from fnforge.optimizer._sweep_state import (CellState, CellStatus, SweepRecord, list_sweeps, load_sweep,
+                                            sweep_dir)
+from fnforge.optimizer._sweep_worker import CellJob, CellOutcome, push_branch, run_cell
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._trainer import Trainer
 from fnforge.optimizer._transfer import (
@@ -55,14 +64,21 @@ __all__ = [
     "BASELINE_LABEL",
     "CacheKey",
     "CallEstimate",
+    "Cell",
+    "CellJob",
+    "CellOutcome",
+    "CellState",
+    "CellStatus",
     "Domain",
     "DryRunPlan",
+    "Engine",
     "EvalCache",
     "EvalCacheError",
     "EventSink",
     "Failure",
     "FunctionReport",
     "History",
+    "LocalEngine",
     "MERGE_MODES",
     "MergeOutcome",
     "OptimizerError",
@@ -71,6 +87,7 @@ __all__ = [
     "PhaseStarted",
     "ProgressCallback",
     "REASONS",
+    "RayEngine",
     "Report",
     "RunFinished",
     "RunRecord",
@@ -84,6 +101,13 @@ __all__ = [
     "StepRecord",
     "StepResult",
     "StepStatus",
+    "SweepError",
+    "SweepEvent",
+    "SweepGrid",
+    "SweepRecord",
+    "SweepRow",
+    "TRANSFER_FOLDER",
+    "TaskAxis",
     "TaskDone",
     "TaskResult",
     "TestScore",
@@ -92,24 +116,37 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "TransferMatrix",
+    "budget_share",
     "build_prompt",
     "build_report",
     "cache_key",
     "estimate_tokens",
     "evaluate",
     "find_run",
+    "format_sweep_table",
     "function_complexity",
+    "list_sweeps",
+    "load_sweep",
+    "local_workdir",
     "merge_domains",
     "plan_run",
+    "plan_sweep",
     "plot_function_calls",
     "plot_heatmap",
     "plot_learning_curve",
+    "push_branch",
     "read_summary",
+    "run_cell",
+    "run_sweep",
     "smoke_arguments",
     "summary_lines",
+    "sweep_csv",
+    "sweep_dir",
+    "sweep_rows",
     "transfer_matrix",
     "wilson_interval",
     "write_report",
+    "write_sweep_report",
 ]
 
 for _name in __all__:

@@ -107,6 +107,7 @@ def plot_heatmap(
     path: Path,
     *,
     title: str = "Transfer (rows: trained on, columns: tested on)",
+    labels: tuple[str, str] = ("trained on", "tested on"),
     size: tuple[float, float] = (6.4, 4.8),
     dpi: int = 100,
 ) -> Path:
@@ -118,6 +119,7 @@ def plot_heatmap(
         values: ``values[i][j]`` for row i, column j.
         path: where the PNG goes.
         title: the figure title.
+        labels: what the rows and the columns are (the axes' labels).
         size: inches (width, height).
         dpi: pixels per inch.
 
@@ -132,8 +134,8 @@ def plot_heatmap(
     image = axes.imshow([list(r) for r in values], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     axes.set_xticks(range(len(columns)), labels=list(columns), rotation=20, ha="right")
     axes.set_yticks(range(len(rows)), labels=list(rows))
-    axes.set_xlabel("tested on")
-    axes.set_ylabel("trained on")
+    axes.set_ylabel(labels[0])
+    axes.set_xlabel(labels[1])
     for i, row in enumerate(values):
         for j, value in enumerate(row):
             axes.text(j, i, f"{value:.3f}", ha="center", va="center", color="white" if value < 0.6 else "black")

@@ -30,6 +30,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("export", "clone", "verify", "blame", "bisect", "bisect-step"), "share"),
     **dict.fromkeys(("domains", "transfer", "merge", "report"), "study"),
     "data": "data",
+    "sweep": "sweep",
 }
 """Command name -> the ``fnforge/_cmd_<module>.py`` that defines it."""
 
@@ -57,6 +58,7 @@ COMMAND_SUMMARIES: dict[str, str | None] = {
     "report": "Write an HTML report of a training run: learning curve, best set, histories, calls, complexity.",
     "rollback": "Restore an earlier version by a revert commit (Status: rollback); history is kept.",
     "show": "Show a version's function set, or one function's spec and code with REV:NAME.",
+    "sweep": "Run a grid of training runs: one branch and one fnforge train per cell, several at once.",
     "train": "Train the branch's functions: optimizer step, evaluate, commit, roll back, early stop.",
     "transfer": "Evaluate each branch's best set on each task set: a transfer matrix (the paper's Fig. 3).",
     "trust": "Trust this toolset's fnforge.toml [sandbox] table, exactly as it is now, to widen your limits.",

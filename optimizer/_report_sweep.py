@@ -1,0 +1,103 @@
+"""The sweep page of the HTML report: every cell's state and scores, a heatmap, links to each cell's run report.
+
+``write_sweep_report`` writes ``sweep.html`` (self-contained), a heatmap of
+the cells' best training scores (rows: task sets, columns: the rest of the
+grid), the sweep's transfer matrix when ``fnforge sweep transfer`` made one,
+and for every cell with a scored branch the usual run report
+(:func:`~optimizer.write_report`) under ``cells/<cell>/index.html``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.optimizer._plots import plot_heatmap
+from fnforge.optimizer._report import build_report, write_report
+from fnforge.optimizer._report_html import _CSS, _img, _score
+from fnforge.optimizer._sweep_results import SweepRow, sweep_rows
+from fnforge.optimizer._sweep_state import SweepRecord, sweep_dir
+
+if TYPE_CHECKING:
+    from fnforge.registry import Repository
+
+__all__ = ["TRANSFER_FOLDER", "write_sweep_report"]
+
+TRANSFER_FOLDER = "transfer"
+"""Where ``fnforge sweep transfer`` keeps the sweep's matrix, inside the sweep's folder."""
+
+
+def write_sweep_report(repo: Repository, record: SweepRecord, out_dir: Path) -> Path:
+    """Write ``sweep.html`` and the cells' run reports into ``out_dir``; returns the page's path.
+
+    Example:
+        >>> write_sweep_report(repo, load_sweep(repo), Path("report"))  # doctest: +SKIP
+        PosixPath('report/sweep.html')
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = sweep_rows(repo, record)
+    linked = {row.cell for row in rows if row.best_commit and _cell_report(repo, row, out_dir)}
+    heatmap = _best_heatmap(record, rows, out_dir / "sweep-best.png")
+    transfer = sweep_dir(repo, record.name) / TRANSFER_FOLDER / "transfer.png"
+    page = out_dir / "sweep.html"
+    page.write_text(_render(record, rows, linked, heatmap, transfer if transfer.is_file() else None),
+                    encoding="utf-8")
+    return page
+
+
+def _cell_report(repo: Repository, row: SweepRow, out_dir: Path) -> bool:
+    try:
+        write_report(build_report(repo, branch=row.branch), out_dir / "cells" / row.cell)
+    except OptimizerError:
+        return False  # scored, but by no run (e.g. a domain branch trained by hand): nothing to report
+    return True
+
+
+def _best_heatmap(record: SweepRecord, rows: tuple[SweepRow, ...], path: Path) -> Path | None:
+    if not rows:
+        return None
+    cells = record.grid.cells(record.name)
+    tasks = [t.name for t in record.grid.tasks]
+    rests = list(dict.fromkeys(c.name[len(c.task.name):].lstrip("-") or "best" for c in cells))
+    values = [[float("nan")] * len(rests) for _ in tasks]
+    for cell, row in zip(cells, rows):
+        rest = cell.name[len(cell.task.name):].lstrip("-") or "best"
+        values[tasks.index(cell.task.name)][rests.index(rest)] = row.train if row.train is not None else float("nan")
+    return plot_heatmap(tasks, rests, values, path, title=f"Best training score per cell: sweep {record.name}",
+                        labels=("task set", "rest of the cell"))
+
+
+def _render(record: SweepRecord, rows: tuple[SweepRow, ...], linked: set[str], heatmap: Path | None,
+            transfer: Path | None) -> str:
+    counts = ", ".join(f"{n} {s.value}" for s, n in record.counts().items() if n)
+    budget = f" of ${record.max_cost:.4f}" if record.max_cost is not None else ""
+    body = "".join(
+        f"<tr><td>{_link(r, linked)}</td><td><code>{escape(r.branch)}</code></td><td>{escape(r.status)}</td>"
+        f"<td class=num>{r.attempts}</td><td><code>{(r.best_commit or '–')[:7]}</code></td>"
+        f"<td class=num>{_score(r.train)}</td><td class=num>{_score(r.test)}</td>"
+        f"<td class=num>{'–' if r.steps is None else r.steps}</td><td class=num>${r.cost:.4f}</td>"
+        f"<td class=num>{r.wall_s:.1f} s</td><td class=muted>{escape(r.error or '')}</td></tr>" for r in rows)
+    transfer_html = _img(transfer, "transfer matrix") if transfer is not None else (
+        '<p class="muted">Not computed yet: <code>fnforge sweep transfer</code>.</p>')
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>fnforge sweep {escape(record.name)}</title>
+<style>{_CSS}</style></head><body>
+<h1>fnforge sweep {escape(record.name)}</h1>
+<p class="muted">{len(rows)} cells: {escape(counts)} · spent ${record.cost:.4f}{budget} · base
+<code>{record.base[:7]}</code> · origin <code>{escape(record.origin)}</code> · created {escape(record.created)}</p>
+<table><tr><th>cell</th><th>branch</th><th>state</th><th>tries</th><th>best</th><th>train</th><th>test</th>
+<th>steps</th><th>cost</th><th>wall</th><th>last error</th></tr>{body}</table>
+<h2 id="best">Best training score per cell</h2>
+{_img(heatmap, "best scores")}
+<h2 id="transfer">Transfer across the sweep's branches</h2>
+{transfer_html}
+<p class="muted">Generated by fnforge from the sweep's record, commits, trailers and git notes.</p>
+</body></html>
+"""
+
+
+def _link(row: SweepRow, linked: set[str]) -> str:
+    name = escape(row.cell)
+    return f'<a href="cells/{name}/index.html">{name}</a>' if row.cell in linked else name
