@@ -34,7 +34,7 @@ from fnforge.optimizer._report import (
     summary_lines,
     write_report,
 )
-from fnforge.optimizer._run_state import RunRecord, TrainingError, find_run
+from fnforge.optimizer._run_state import ProviderOutage, RunRecord, TrainingError, check_measured, find_run
 from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._trainer import Trainer
@@ -70,6 +70,7 @@ __all__ = [
     "Phase",
     "PhaseStarted",
     "ProgressCallback",
+    "ProviderOutage",
     "REASONS",
     "Report",
     "RunFinished",
@@ -95,6 +96,7 @@ __all__ = [
     "build_prompt",
     "build_report",
     "cache_key",
+    "check_measured",
     "estimate_tokens",
     "evaluate",
     "find_run",

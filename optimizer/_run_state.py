@@ -37,14 +37,17 @@ from fnforge.optimizer._live import Spend, StepStatus
 from fnforge.optimizer._train_config import TrainConfig
 
 if TYPE_CHECKING:
+    from fnforge.optimizer._evaluation import Report
     from fnforge.registry import Repository, Version
 
 __all__ = [
     "Checkpoint",
+    "ProviderOutage",
     "RunRecord",
     "StepRecord",
     "TrainingError",
     "append_step",
+    "check_measured",
     "find_run",
     "new_run_id",
     "reconstruct",
@@ -58,7 +61,32 @@ SCHEMA_VERSION = 1
 class TrainingError(OptimizerError):
     """Raised when a run cannot start, resume or continue: the branch is locked by another trainer, moved on
     since the run or was reset past its commits, the run is unknown, its tasks differ, or an evaluation hit
-    a provider outage."""
+    a provider outage (:class:`ProviderOutage`)."""
+
+
+class ProviderOutage(TrainingError):
+    """Raised when tasks of an evaluation failed at the provider (it stayed unavailable after every retry).
+
+    Such a score was not measured, so nothing records it (no commit, note or cell).
+    Exit code 5, as the LLM provider errors of ``agents``.
+    """
+
+    exit_code = 5
+
+
+def check_measured(report: Report, consequence: str) -> None:
+    """Raise :class:`ProviderOutage` when any task of ``report`` failed at the provider.
+
+    Args:
+        report: an evaluation.
+        consequence: what the caller did not do, e.g. ``"nothing was committed for this step"``.
+
+    Raises:
+        ProviderOutage: ``report.errors`` is not zero.
+    """
+    if report.errors:
+        first = next(r.error for r in report.results if r.reason == "outage")
+        raise ProviderOutage(f"{report.errors} of {report.n} tasks failed at the provider ({first}); {consequence}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
