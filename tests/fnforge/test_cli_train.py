@@ -63,7 +63,7 @@ def test_train_command_prints_steps_and_the_summary_table(tmp_path: Path, llm_se
     assert lines[2].startswith("step   1  accepted  train 1.0000  best 1.0000  opt  2  ")
     assert lines[2].endswith("epoch 1: add solve_linear")
     assert lines[3] == "step   2  unchanged train 1.0000  best 1.0000  opt  1  -        epoch 1: no change (terminated)"
-    assert "early stop after 1 steps without improvement" in result.output
+    assert "early stop after 1 step without improvement" in result.output
     assert "optimizer    3 requests" in result.output
     assert "test score   1.0000 (4/4" in result.output
     assert f".git/fnforge/runs/{run}/summary.json" in result.output
@@ -325,7 +325,8 @@ def test_train_survives_sigkill_at_seven_points_and_resumes_to_the_same_best(
         summary = json.loads((repo.state_dir / "runs" / run / "summary.json").read_text())
         statuses = [(v.status, v.trailer("Step")) for v in reversed(repo.log())][1:]
         best_root = repo.read_file(summary["best_commit"], "fnforge.toml")
-    assert statuses == [("initial", "0"), ("accepted", "1"), ("rejected", "2"), ("rollback", "2")]
+    # the first run commits the sizes it uses to fnforge.toml ("settings: ..."), once
+    assert statuses == [("manual", None), ("initial", "0"), ("accepted", "1"), ("rejected", "2"), ("rollback", "2")]
     assert (summary["best_tree"], summary["best_score"]) == (expected["best_tree"], expected["best_score"])
     assert summary["test"] == expected["test"] and summary["steps"] == expected["steps"]
     assert best_root is not None
