@@ -34,7 +34,7 @@ from fnforge.optimizer._report import (
     summary_lines,
     write_report,
 )
-from fnforge.optimizer._run_state import ProviderOutage, RunRecord, TrainingError, check_measured, find_run
+from fnforge.optimizer._run_state import ProviderOutage, RunRecord, TrainingError, UnknownRun, check_measured, find_run
 from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._trainer import Trainer
@@ -93,6 +93,7 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "TransferMatrix",
+    "UnknownRun",
     "build_prompt",
     "build_report",
     "cache_key",

@@ -23,8 +23,8 @@ from pathlib import Path
 import lizard
 
 from fnforge import registry
-from fnforge.functions import Function
-from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.functions import Function, plural
+from fnforge.optimizer._run_state import UnknownRun
 from fnforge.registry import function_history
 
 __all__ = [
@@ -125,7 +125,7 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
 
     Raises:
         UnknownRevision: the branch does not exist.
-        OptimizerError: ``run`` is not a run of the branch.
+        UnknownRun: ``run`` is not a run of the branch (exit code 2).
 
     Example:
         >>> build_report(repo, branch="domain/algebra").best_score  # doctest: +SKIP
@@ -142,7 +142,7 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
         chosen = run
     else:
         known = ", ".join(runs) if runs else "none"
-        raise OptimizerError(f"no run {run!r} on {name}; runs there: {known}")
+        raise UnknownRun(f"no run {run!r} on {name}; runs there: {known}")
     in_run = [v for v in versions if chosen is None or v.run == chosen]
     steps = _steps(in_run)
     best = registry.best_of(list(reversed(in_run)), "train")
@@ -228,7 +228,7 @@ def summary_lines(report: RunReport) -> list[str]:
     """
     counts = {s: sum(1 for p in report.steps if p.status == s) for s in ("accepted", "rejected")}
     run = f", run {report.run}" if report.run else ""
-    lines = [f"branch {report.branch}{run}: {len(report.steps)} scored steps "
+    lines = [f"branch {report.branch}{run}: {plural(len(report.steps), 'scored step')} "
              f"({counts['accepted']} accepted, {counts['rejected']} rejected)"]
     if report.best_commit is None:
         return lines + ["no scored version yet"]

@@ -46,6 +46,7 @@ __all__ = [
     "RunRecord",
     "StepRecord",
     "TrainingError",
+    "UnknownRun",
     "append_step",
     "check_measured",
     "find_run",
@@ -72,6 +73,12 @@ class ProviderOutage(TrainingError):
     """
 
     exit_code = 5
+
+
+class UnknownRun(TrainingError):
+    """Raised when a run id (``--run``) names no run of the branch: a bad argument, exit code 2."""
+
+    exit_code = 2
 
 
 def check_measured(report: Report, consequence: str) -> None:
@@ -233,13 +240,14 @@ def find_run(repo: Repository, branch: str, run_id: str | None = None) -> RunRec
     """The record of ``run_id``, or of the latest run on ``branch``.
 
     Raises:
-        TrainingError: no such run (or no run on the branch to resume).
+        UnknownRun: no run ``run_id``.
+        TrainingError: no run on the branch to resume.
     """
     runs = repo.state_dir / "runs"
     if run_id is not None:
         record = _load_record(runs / run_id / "run.json")
         if record is None:
-            raise TrainingError(f"no training run {run_id!r} in {runs}")
+            raise UnknownRun(f"no training run {run_id!r} in {runs}")
         return record
     candidates = sorted((p.parent.name for p in runs.glob("*/run.json")), reverse=True)
     for name in candidates:
