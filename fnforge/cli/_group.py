@@ -21,7 +21,9 @@ from fnforge.functions import FnforgeError
 __all__ = ["COMMAND_MODULES", "AppContext", "FnforgeGroup", "cli", "main", "pass_app"]
 
 COMMAND_MODULES = {
-    **dict.fromkeys(("init", "log", "best", "show", "diff", "rollback", "branch", "commit"), "registry"),
+    **dict.fromkeys(("init", "log", "best", "diff", "rollback", "branch", "switch"), "registry"),
+    **dict.fromkeys(("new", "commit", "show"), "edit"),
+    "config": "config",
     **dict.fromkeys(("check", "call", "trust"), "sandbox"),
     "eval": "eval",
     "train": "train",
