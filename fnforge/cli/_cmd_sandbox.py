@@ -32,7 +32,7 @@ _TRUST_HELP = ("Run under the toolset's own fnforge.toml [sandbox] table even wh
 
 
 @cli.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", help="The function's name (default: the file name without .py).")
 @pass_app
 def check_command(app: AppContext, file: Path, name: str | None) -> None:
@@ -46,10 +46,13 @@ def check_command(app: AppContext, file: Path, name: str | None) -> None:
     """
     policy = sandbox_policy(load_config(toolset_root(app.directory)))
     function = name or file.stem
+    path = app.directory / file  # relative to -C DIR, as git's paths are
     try:
-        source = file.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise click.BadParameter(f"{file} is not UTF-8 text ({exc.reason})", param_hint="FILE") from None
+    except OSError as exc:
+        raise click.BadParameter(f"{file}: {exc.strerror}", param_hint="FILE") from None
     problems = check(source, function, policy)
     if problems:
         raise SandboxCheckError(function, problems)

@@ -104,8 +104,10 @@ def test_train_records_the_sizes_it_ran_with_so_later_commands_use_them(tmp_path
     llm_server.policy = solver_policy()
     fnforge("init", "t", "--model", "scripted-model", where=tmp_path)
     where = tmp_path / "t"
-    fnforge("train", "--train", "3", "--test", "2", "--data", DATA_DIR, "--base-url", llm_server.base_url,
-            "--max-steps", "0", where=where)
+    out = fnforge("train", "--train", "3", "--test", "2", "--data", DATA_DIR, "--base-url", llm_server.base_url,
+                  "--max-steps", "0", where=where).stdout
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []  # no padded summary lines
+    assert "\nsteps        0 (0 accepted, 0 rejected, 0 unchanged)\n" in out
     config = load_config(where)
     assert (config.train, config.test, config.data, config.base_url) == (3, 2, str(DATA_DIR), llm_server.base_url)
     with registry.open(where) as repo:
