@@ -199,3 +199,16 @@ def test_a_clone_evaluates_bisects_and_merges_from_fnforge_toml_alone(broken: di
     assert f"First bad version: {broken['broken'][:7]}" in out
     merged = fnforge("merge", "domain/x", "--prefer", "theirs", where=copy).stdout
     assert "1 function; score 1.0000 on math:algebra (ours)" in merged
+
+
+def test_question_and_answer_fields_are_flags_and_settings(tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    llm_server.policy = solver_policy()
+    fnforge("init", "qa", "--model", "scripted-model", "--base-url", llm_server.base_url, where=tmp_path)
+    where = tmp_path / "qa"
+    (where / "qa.jsonl").write_text("".join(json.dumps({"id": f"q{i}", "problem": f"What is {i} - {i}?",
+                                                        "solution": "0"}) + "\n" for i in range(4)))
+    flags = ["--task", "jsonl:qa.jsonl", "--train", "2", "--test", "2"]
+    assert eval_json(where, *flags, "--question-field", "problem", "--answer-field", "solution")["correct"] == 2
+    fnforge("config", "question_field", "problem", where=where)
+    fnforge("config", "answer_field", "solution", where=where)
+    assert eval_json(where, *flags)["correct"] == 2
