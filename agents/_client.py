@@ -235,7 +235,7 @@ class LLMClient:
             raw = await sdk.chat.completions.with_raw_response.create(**body)
         except openai.APIStatusError as exc:
             status, reason = exc.status_code, f"HTTP {exc.status_code}: {_message(exc)}"
-            if status in _NOT_FOUND_STATUSES and not (isinstance(exc.body, dict) and "error" in exc.body):
+            if status in _NOT_FOUND_STATUSES and "json" not in exc.response.headers.get("content-type", ""):
                 self._counts["failures"] += 1  # a web server without the API: no retry can help
                 raise LLMRejected(_not_an_api(cfg.base_url, status, exc.response), status=status,
                                   attempts=attempt + 1) from exc
