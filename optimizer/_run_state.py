@@ -54,6 +54,7 @@ __all__ = [
     "reconstruct",
     "run_dir",
     "save_record",
+    "unchanged_steps",
 ]
 
 SCHEMA_VERSION = 1
@@ -264,6 +265,22 @@ def append_step(repo: Repository, run_id: str, record: StepRecord, spent: Spend)
         handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def unchanged_steps(repo: Repository, run_id: str) -> tuple[StepRecord, ...]:
+    """The steps of a run that committed nothing (the optimizer changed nothing), from this clone's journal.
+
+    Only the toolset that ran the run has them: a clone sees its commits only.
+    """
+    found = []
+    for entry in _journal(repo, run_id):
+        try:
+            record = StepRecord.from_dict(entry)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if record.status is StepStatus.UNCHANGED:
+            found.append(record)
+    return tuple(found)
 
 
 def _journal(repo: Repository, run_id: str) -> list[dict[str, Any]]:
