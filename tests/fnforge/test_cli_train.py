@@ -209,6 +209,31 @@ def test_live_view_shows_phase_progress_steps_and_spend() -> None:
     assert "epoch 1/10 · without improvement 0/3 · 1,234 tokens, $0.5000" in text
 
 
+def _step(step: int) -> StepFinished:
+    status = StepStatus.INITIAL if step == 0 else StepStatus.UNCHANGED
+    return StepFinished(step=step, epoch=0, status=status, score=0.25, best_score=0.25,
+                        subject=f"epoch 0: step {step}", commit="abcdef0123" if step == 0 else None, rollback=None,
+                        rejections=0, stale=step, spent=Spend(), optimizer_calls=int(step > 0), optimizer_cached=0)
+
+
+def test_live_view_last_frame_lists_every_step_from_step_0() -> None:
+    output = io.StringIO()
+    with LiveView(Console(file=output, force_terminal=True, width=120, color_system=None)) as view:
+        for step in range(15):  # more than the live table's rows
+            view(_step(step))
+        last_live_frame = output.getvalue()
+    final = output.getvalue()[len(last_live_frame):]
+    assert "epoch 0: step 0" in final and "epoch 0: step 14" in final
+
+
+def test_live_view_says_once_that_it_asks_the_optimizer() -> None:
+    output = io.StringIO()
+    with LiveView(Console(file=output, force_terminal=True, width=120, color_system=None)) as view:
+        view(PhaseStarted(step=2, phase=Phase.OPTIMIZE, total=0))
+        text = output.getvalue()
+    assert "step 2 · asking the optimizer LLM…" in text and "optimizer asking" not in text
+
+
 # ---------------------------------------------------------------- SIGKILL and --resume
 
 _HOOK = """#!/bin/sh
