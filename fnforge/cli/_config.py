@@ -118,6 +118,11 @@ def setting_value(name: str, text: str) -> Any:
         except ValueError:
             raise ConfigError(f"{name} must be an integer, not {text!r}") from None
     _check_value(name, value)
+    if name == "task":  # checked when set; a file that names a bad one fails where the task set is read
+        try:
+            TaskSpec.parse(value)
+        except TaskSpecError as exc:
+            raise ConfigError(f"task: {exc}") from None
     return value
 
 
@@ -131,11 +136,6 @@ def _check_value(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be a string, not {value!r}")
     elif name == "agent" and value not in ("tool", "react"):
         raise ConfigError(f"agent must be 'tool' or 'react', not {value!r}")
-    elif name == "task":
-        try:
-            TaskSpec.parse(value)
-        except TaskSpecError as exc:
-            raise ConfigError(f"task: {exc}") from None
     elif name in ("model", "question_field", "answer_field") and not value.strip():
         raise ConfigError(f"{name} must not be empty")
 

@@ -109,7 +109,7 @@ def test_train_resume_accepts_the_runs_own_values(tmp_path: Path, llm_server: Sc
                                       "--accept", "strict", "--patience", "1", "--max-steps", "5"],
                                 env=_env(llm_server))
     assert result.exit_code == 0, result.stderr
-    assert "resuming run" in result.output and "stopped      early stop after 1 steps" in result.output
+    assert "resuming run" in result.output and "stopped      early stop after 1 step without" in result.output
 
 
 @pytest.mark.parametrize("flag", [["--seed", "1"], ["--batch", "2"], ["--accept", "ties"], ["--model", "other"]])
