@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from fnforge import registry
 from fnforge.cli import cli
 from tests.llm_server import ScriptedLLM, reply_error
 from tests.optimizer.fixtures.eval_kit import DATA_DIR
+from tests.registry.helpers import make_set
 
 ROOT = Path(__file__).resolve().parents[2]
 CLEAN_ENV: dict[str, str | None] = {"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None, "FNFORGE_DATA": None}
@@ -76,6 +78,8 @@ CASES: dict[str, tuple[int, Case]] = {
         t, "eval", "--limit", "1", "--base-url", llm.base_url)),
     "provider down during train": (5, lambda t, llm, web: _down(llm, 503) or fnforge(
         t, "train", "--base-url", llm.base_url)),
+    "tasks failed at the provider in merge": (5, lambda t, llm, web: _down(llm, 503) or _diverged(t) or fnforge(
+        t, "merge", "domain/x", "--base-url", llm.base_url)),
     "not an OpenAI-compatible endpoint": (5, lambda t, llm, web: fnforge(t, "eval", "--base-url", web)),
     "missing task file": (6, lambda t, llm, web: fnforge(t, "eval", "--task", "jsonl:nosuch.jsonl")),
 }
@@ -84,6 +88,13 @@ CASES: dict[str, tuple[int, Case]] = {
 def _down(llm: ScriptedLLM, status: int) -> None:
     """Make the scripted provider answer every request with ``status`` (and no wait before a retry)."""
     llm.policy = lambda req: reply_error(status, "scripted outage", headers={"retry-after-ms": "0"})
+
+
+def _diverged(toolset: Path) -> None:
+    """A branch domain/x with a function main lacks, so a merge has something to score."""
+    with registry.open(toolset) as repo:
+        repo.create_branch("domain/x")
+        repo.commit(make_set("a"), subject="x: add a", trailers={"Status": "manual"}, branch="domain/x")
 
 
 def test_every_exit_code_of_the_readme_table_is_exercised_here() -> None:
