@@ -52,6 +52,7 @@ _CONTEXT_MESSAGE = re.compile(
     r"context (?:length|size|window)|longer than the maximum model length|exceeds? context window"
     r"|context length of only|exceeds the maximum number of tokens|prompt is too long", re.IGNORECASE)
 _CONTEXT_STATUSES = frozenset({400, 413, 422, 500})
+_NOT_FOUND_STATUSES = frozenset({404, 405, 501})  # what a web server without the API answers a POST with
 
 
 class _ToolsUnsupported(Exception):
@@ -256,6 +257,10 @@ class LLMClient:
             text = await sdk.post("/chat/completions", body=body, cast_to=str)
         except openai.APIStatusError as exc:
             status, reason = exc.status_code, f"HTTP {exc.status_code}: {_message(exc)}"
+            if status in _NOT_FOUND_STATUSES and "json" not in exc.response.headers.get("content-type", ""):
+                self._counts["failures"] += 1  # a web server without the API: no retry can help
+                raise LLMRejected(_not_an_api(cfg.base_url, status, _content_type(exc.response)), status=status,
+                                  attempts=attempt + 1) from exc
             if status in _CONTEXT_STATUSES and _context_exceeded(status, exc.body, _message(exc)):
                 self._counts["failures"] += 1
                 raise LLMContextExceeded(f"the conversation is too long for {cfg.model} at {cfg.base_url} ({reason})",
@@ -273,6 +278,13 @@ class LLMClient:
             raise _Transient(f"connection failed ({exc.__cause__ or exc})", None, None) from exc
         try:
             data = json.loads(text)
+        except ValueError as exc:
+            if text.lstrip()[:1] == "<":  # a web page (HTML or XML): no retry can help
+                self._counts["failures"] += 1
+                raise LLMRejected(_not_an_api(cfg.base_url, 200, "a markup page"), status=200,
+                                  attempts=attempt + 1) from exc
+            raise _Transient(f"unreadable reply ({exc})", 200, None) from exc
+        try:
             _check_reply(data)
         except (ValueError, TypeError) as exc:
             raise _Transient(f"unreadable reply ({exc})", 200, None) from exc
@@ -320,6 +332,16 @@ def _check_reply(data: object) -> None:
     message = choices[0].get("message")
     if not isinstance(message, dict):
         raise ValueError("no message in the reply")
+
+
+def _content_type(response: Any) -> str:  # Any: the SDK's HTTP response (httpx's type, by another name in some)
+    return str(response.headers.get("content-type", "")).split(";")[0].strip() or "no content type"
+
+
+def _not_an_api(base_url: str, status: int, kind: str) -> str:
+    """Why a reply shows that ``base_url`` is some web server, not an OpenAI-compatible API."""
+    return (f"{base_url} is not an OpenAI-compatible endpoint: POST /chat/completions answered HTTP {status} "
+            f"with {kind}, not an API reply; check --base-url (or OPENAI_BASE_URL): it usually ends in /v1")
 
 
 def _usage(data: dict[str, Any]) -> Usage:

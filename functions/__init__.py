@@ -8,11 +8,13 @@ LLM responses, optimizer's evaluation results).
 from __future__ import annotations
 
 from fnforge.functions._codec import from_files, read_dir, to_files, write_dir
+from fnforge.functions._derive import derive_function, function_stub
 from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
 from fnforge.functions._json import JSONInputError, load_json
 from fnforge.functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
 from fnforge.functions._store import STORE_VERSION, Store
 from fnforge.functions._validate import RESERVED_NAMES, validate_function
+from fnforge.functions._words import plural
 
 __all__ = [
     "FnforgeError",
@@ -27,8 +29,11 @@ __all__ = [
     "STORE_VERSION",
     "Store",
     "canonical_json",
+    "derive_function",
     "from_files",
+    "function_stub",
     "load_json",
+    "plural",
     "read_dir",
     "to_files",
     "validate_function",

@@ -34,8 +34,8 @@ from fnforge.optimizer._report import (
     summary_lines,
     write_report,
 )
-from fnforge.optimizer._run_state import RunRecord, TrainingError, find_run
 from fnforge.optimizer._report_sweep import TRANSFER_FOLDER, write_sweep_report
+from fnforge.optimizer._run_state import ProviderOutage, RunRecord, TrainingError, UnknownRun, check_measured, find_run
 from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
 from fnforge.optimizer._sweep import SweepEvent, budget_share, local_workdir, plan_sweep, run_sweep
 from fnforge.optimizer._sweep_engines import Engine, LocalEngine
@@ -86,6 +86,7 @@ __all__ = [
     "Phase",
     "PhaseStarted",
     "ProgressCallback",
+    "ProviderOutage",
     "REASONS",
     "RayEngine",
     "Report",
@@ -116,10 +117,12 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "TransferMatrix",
+    "UnknownRun",
     "budget_share",
     "build_prompt",
     "build_report",
     "cache_key",
+    "check_measured",
     "estimate_tokens",
     "evaluate",
     "find_run",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # matplotlib is imported by the first figure drawn: `import fnforge.optimizer` stays cheap
     from matplotlib.figure import Figure
@@ -23,6 +23,7 @@ _STATUS_STYLE = {
     "rejected": {"marker": "x", "color": "#d62728", "label": "rejected"},
     "manual": {"marker": "D", "color": "#9467bd", "label": "manual"},
     "merge": {"marker": "P", "color": "#8c564b", "label": "merge"},
+    "unchanged": {"marker": ".", "color": "#7f7f7f", "label": "unchanged"},
 }
 
 
@@ -45,6 +46,13 @@ def _save(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     return path
+
+
+def _whole_numbers(axes: Any, xs: Sequence[int]) -> None:
+    """Integer ticks on the x axis, half a step of margin: one epoch shows as 1, not 0.945...1.050."""
+    axes.xaxis.set_major_locator(_integer_ticks())
+    if xs:
+        axes.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
 
 
 def plot_learning_curve(
@@ -90,7 +98,7 @@ def plot_learning_curve(
     if test_score is not None:
         axes.axhline(test_score, color="#ff7f0e", ls="--", lw=1.2, label=f"test score of best: {test_score:.3f}")
     axes.set_xlabel("step")
-    axes.xaxis.set_major_locator(_integer_ticks())
+    _whole_numbers(axes, [s for s, _, _ in points])
     axes.set_ylabel("score")
     axes.set_ylim(-0.02, 1.02)
     axes.set_title(title)
@@ -173,7 +181,7 @@ def plot_function_calls(
         ordered = sorted(series)
         axes.plot([e for e, _ in ordered], [c for _, c in ordered], marker="o", label=name)
     axes.set_xlabel("epoch")
-    axes.xaxis.set_major_locator(_integer_ticks())
+    _whole_numbers(axes, [e for series in calls.values() for e, _ in series])
     axes.set_ylabel("successful calls (train)")
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(_integer_ticks())

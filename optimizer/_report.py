@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fnforge import registry
-from fnforge.functions import Function
-from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.functions import Function, plural
+from fnforge.optimizer._run_state import UnknownRun, unchanged_steps
 from fnforge.registry import function_history
 
 __all__ = [
@@ -125,7 +125,7 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
 
     Raises:
         UnknownRevision: the branch does not exist.
-        OptimizerError: ``run`` is not a run of the branch.
+        UnknownRun: ``run`` is not a run of the branch (exit code 2).
 
     Example:
         >>> build_report(repo, branch="domain/algebra").best_score  # doctest: +SKIP
@@ -142,9 +142,9 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
         chosen = run
     else:
         known = ", ".join(runs) if runs else "none"
-        raise OptimizerError(f"no run {run!r} on {name}; runs there: {known}")
+        raise UnknownRun(f"no run {run!r} on {name}; runs there: {known}")
     in_run = [v for v in versions if chosen is None or v.run == chosen]
-    steps = _steps(in_run)
+    steps = _steps(in_run) if chosen is None else _with_unchanged(_steps(in_run), repo, chosen)
     best = registry.best_of(list(reversed(in_run)), "train")
     test_score, test_n = _test_score(repo, best.sha) if best is not None else (None, None)
     functions: tuple[FunctionReport, ...] = ()
@@ -171,6 +171,14 @@ def _steps(versions: Sequence[registry.Version]) -> tuple[StepPoint, ...]:
         points.append(StepPoint(step=step, epoch=version.epoch, status=str(version.status), score=version.score,
                                 commit=version.sha, subject=version.subject))
     return tuple(points)
+
+
+def _with_unchanged(points: tuple[StepPoint, ...], repo: registry.Repository, run: str) -> tuple[StepPoint, ...]:
+    """``points`` with the run's steps that committed nothing (this clone's journal), in step order."""
+    scored = {p.step for p in points}
+    quiet = [StepPoint(step=r.step, epoch=r.epoch, status="unchanged", score=r.score, commit="", subject=r.subject)
+             for r in unchanged_steps(repo, run) if r.step not in scored]
+    return tuple(sorted((*points, *quiet), key=lambda p: p.step))
 
 
 def _test_score(repo: registry.Repository, sha: str) -> tuple[float | None, int | None]:
@@ -226,10 +234,10 @@ def summary_lines(report: RunReport) -> list[str]:
         >>> summary_lines(report)[0]  # doctest: +SKIP
         'branch main, run 20261125-1940-ab12: 6 steps (3 accepted, 2 rejected)'
     """
-    counts = {s: sum(1 for p in report.steps if p.status == s) for s in ("accepted", "rejected")}
+    counts = {s: sum(1 for p in report.steps if p.status == s) for s in ("accepted", "rejected", "unchanged")}
     run = f", run {report.run}" if report.run else ""
-    lines = [f"branch {report.branch}{run}: {len(report.steps)} scored steps "
-             f"({counts['accepted']} accepted, {counts['rejected']} rejected)"]
+    lines = [f"branch {report.branch}{run}: {plural(len(report.steps), 'step')} "
+             f"({counts['accepted']} accepted, {counts['rejected']} rejected, {counts['unchanged']} unchanged)"]
     if report.best_commit is None:
         return lines + ["no scored version yet"]
     first = report.steps[0].score if report.steps else None

@@ -57,7 +57,7 @@ def _steps_table(report: RunReport) -> str:
     rows = "".join(
         f"<tr><td class=num>{p.step}</td><td class=num>{'' if p.epoch is None else p.epoch}</td>"
         f'<td class="status-{escape(p.status)}">{escape(p.status)}</td><td class=num>{p.score:.4f}</td>'
-        f"<td><code>{p.commit[:7]}</code></td><td>{escape(p.subject)}</td></tr>"
+        f"<td><code>{p.commit[:7] or '-'}</code></td><td>{escape(p.subject)}</td></tr>"
         for p in report.steps
     )
     return ("<table><tr><th>step</th><th>epoch</th><th>status</th><th>train score</th><th>commit</th>"

@@ -37,19 +37,24 @@ from fnforge.optimizer._live import Spend, StepStatus
 from fnforge.optimizer._train_config import TrainConfig
 
 if TYPE_CHECKING:
+    from fnforge.optimizer._evaluation import Report
     from fnforge.registry import Repository, Version
 
 __all__ = [
     "Checkpoint",
+    "ProviderOutage",
     "RunRecord",
     "StepRecord",
     "TrainingError",
+    "UnknownRun",
     "append_step",
+    "check_measured",
     "find_run",
     "new_run_id",
     "reconstruct",
     "run_dir",
     "save_record",
+    "unchanged_steps",
 ]
 
 SCHEMA_VERSION = 1
@@ -58,7 +63,38 @@ SCHEMA_VERSION = 1
 class TrainingError(OptimizerError):
     """Raised when a run cannot start, resume or continue: the branch is locked by another trainer, moved on
     since the run or was reset past its commits, the run is unknown, its tasks differ, or an evaluation hit
-    a provider outage."""
+    a provider outage (:class:`ProviderOutage`)."""
+
+
+class ProviderOutage(TrainingError):
+    """Raised when tasks of an evaluation failed at the provider (it stayed unavailable after every retry).
+
+    Such a score was not measured, so nothing records it (no commit, note or cell).
+    Exit code 5, as the LLM provider errors of ``agents``.
+    """
+
+    exit_code = 5
+
+
+class UnknownRun(TrainingError):
+    """Raised when a run id (``--run``) names no run of the branch: a bad argument, exit code 2."""
+
+    exit_code = 2
+
+
+def check_measured(report: Report, consequence: str) -> None:
+    """Raise :class:`ProviderOutage` when any task of ``report`` failed at the provider.
+
+    Args:
+        report: an evaluation.
+        consequence: what the caller did not do, e.g. ``"nothing was committed for this step"``.
+
+    Raises:
+        ProviderOutage: ``report.errors`` is not zero.
+    """
+    if report.errors:
+        first = next(r.error for r in report.results if r.reason == "outage")
+        raise ProviderOutage(f"{report.errors} of {report.n} tasks failed at the provider ({first}); {consequence}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,13 +241,14 @@ def find_run(repo: Repository, branch: str, run_id: str | None = None) -> RunRec
     """The record of ``run_id``, or of the latest run on ``branch``.
 
     Raises:
-        TrainingError: no such run (or no run on the branch to resume).
+        UnknownRun: no run ``run_id``.
+        TrainingError: no run on the branch to resume.
     """
     runs = repo.state_dir / "runs"
     if run_id is not None:
         record = _load_record(runs / run_id / "run.json")
         if record is None:
-            raise TrainingError(f"no training run {run_id!r} in {runs}")
+            raise UnknownRun(f"no training run {run_id!r} in {runs}")
         return record
     candidates = sorted((p.parent.name for p in runs.glob("*/run.json")), reverse=True)
     for name in candidates:
@@ -228,6 +265,22 @@ def append_step(repo: Repository, run_id: str, record: StepRecord, spent: Spend)
         handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def unchanged_steps(repo: Repository, run_id: str) -> tuple[StepRecord, ...]:
+    """The steps of a run that committed nothing (the optimizer changed nothing), from this clone's journal.
+
+    Only the toolset that ran the run has them: a clone sees its commits only.
+    """
+    found = []
+    for entry in _journal(repo, run_id):
+        try:
+            record = StepRecord.from_dict(entry)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if record.status is StepStatus.UNCHANGED:
+            found.append(record)
+    return tuple(found)
 
 
 def _journal(repo: Repository, run_id: str) -> list[dict[str, Any]]:

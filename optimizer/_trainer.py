@@ -28,7 +28,7 @@ a later step never replays an earlier one's reply, and a resumed step replays it
 Every trial commit carries ``Run`` and ``Step`` trailers, so the log is the checkpoint (see
 :mod:`optimizer._run_state`). Commits and roll-backs happen with no ``await`` between them; only SIGKILL
 can separate them, and :meth:`Trainer.resume` repairs that. A trial evaluation with a provider outage
-commits nothing and stops the run with :class:`TrainingError` (resume later); a task that is wrong for
+commits nothing and stops the run with :class:`ProviderOutage` (resume later); a task that is wrong for
 another reason (its conversation too long, its scoring out of time) is just wrong.
 """
 
@@ -51,8 +51,8 @@ from fnforge.optimizer._live import (
     EventSink, Phase, PhaseStarted, RunFinished, RunStarted, Spend, StepFinished, StepStatus, TaskDone, TrainEvent,
 )
 from fnforge.optimizer._run_state import (
-    Checkpoint, RunRecord, StepRecord, TrainingError, append_step, new_run_id, reconstruct, run_dir,
-    save_record,
+    Checkpoint, RunRecord, StepRecord, TrainingError, append_step, check_measured, new_run_id, reconstruct,
+    run_dir, save_record,
 )
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, write_summary
@@ -144,7 +144,7 @@ class Trainer:
         Raises:
             BranchLocked: another trainer (or writer) holds the branch.
             DirtyWorkingTree: ``functions/`` has uncommitted edits (the run leaves no trace).
-            TrainingError: an evaluation hit a provider outage.
+            ProviderOutage: an evaluation hit a provider outage (a TrainingError with exit code 5).
             agents.LLMError: the optimizer's provider failed.
         """
         record = RunRecord(run_id=new_run_id(), branch=self.branch, created=datetime.now().astimezone().isoformat(),
@@ -343,10 +343,7 @@ class Trainer:
         report = await evaluate(function_set, tasks, self.agent, client=self.client, sandbox=self.sandbox,
                                 cache=self.cache, concurrency=self.config.concurrency, progress=progress,
                                 scorer=self._scorer)
-        if report.errors:
-            first = next(r.error for r in report.results if r.reason == "outage")
-            raise TrainingError(f"{report.errors} of {report.n} tasks failed at the provider ({first}); "
-                                "nothing was committed for this step; run `fnforge train --resume` to continue")
+        check_measured(report, "nothing was committed for this step; run `fnforge train --resume` to continue")
         return report
 
     def _trailers(self, report: Report, status: str, *, epoch: int, step: int,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from fnforge.functions import FunctionSet
 from fnforge.optimizer._evaluation import Report, evaluate
 from fnforge.optimizer._exceptions import OptimizerError
+from fnforge.optimizer._run_state import check_measured
 from fnforge.registry import Repository, Version
 from fnforge.registry import MergePlan, commit_merge, plan_merge
 from fnforge.sandbox import check
@@ -147,6 +148,7 @@ async def transfer_matrix(
 
     Raises:
         ValueError: no sets or no domains, or a repeated label.
+        ProviderOutage: a cell had tasks that failed at the provider (no matrix is returned).
 
     Example:
         >>> m = await transfer_matrix([("domain/algebra", fs)], [Domain(label="math:algebra", tasks=test)],
@@ -166,6 +168,7 @@ async def transfer_matrix(
         for domain in domains:
             report = await evaluate(function_set, domain.tasks, agent_config, client=client, sandbox=sandbox,
                                     cache=cache, concurrency=concurrency)
+            check_measured(report, f"the cell {label} x {domain.label} was not measured")
             row.append(report)
             if progress is not None:
                 progress(label, domain.label, report)
@@ -226,6 +229,7 @@ async def merge_domains(
 
     Raises:
         OptimizerError: a merged function fails the sandbox's static gate.
+        ProviderOutage: a merged set's evaluation had tasks that failed at the provider (nothing is committed).
         RegistryError: ``other`` is already merged, or the branch moved meanwhile.
         ValueError: an unknown ``prefer``.
 
@@ -243,6 +247,8 @@ async def merge_domains(
                               cache=cache, concurrency=concurrency)
         theirs = await evaluate(function_set, theirs_domain.tasks, agent_config, client=client, sandbox=sandbox,
                                 cache=cache, concurrency=concurrency)
+        for report in (ours, theirs):
+            check_measured(report, "nothing was merged")
         return ours, theirs
 
     used = prefer

@@ -218,6 +218,23 @@ class RepositoryBase:
         """
         return self._set_of_tree(self._functions_tree(self.resolve(rev)))
 
+    def function_files(self, rev: str = "HEAD") -> dict[str, bytes]:
+        """The raw files of a commit's ``functions/`` folder (name -> bytes), valid or not.
+
+        For showing a commit whose functions do not parse (``read`` raises for it).
+
+        Raises:
+            UnknownRevision: ``rev`` names no commit.
+
+        Example:
+            >>> sorted(repo.function_files("HEAD"))  # doctest: +SKIP
+            ['solve.json', 'solve.py']
+        """
+        tree = self._functions_tree(self.resolve(rev))
+        if tree == EMPTY_TREE:
+            return {}
+        return {e.name: self._object(e.sha, "blob") for e in parse_tree(self._object(tree, "tree")) if not e.is_tree}
+
     def read_file(self, rev: str, path: str) -> bytes | None:
         """The bytes of ``path`` (e.g. ``fnforge.toml``) at ``rev``, or None if it has no such file.
 

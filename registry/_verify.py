@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fnforge.functions import FnforgeError, Function, JSONInputError, Problem, from_files, load_json
+from fnforge.functions import FnforgeError, Function, JSONInputError, Problem, from_files, load_json, plural
 from fnforge.registry._audit import Commit, sharing_findings
 from fnforge.registry._errors import RegistryError
 from fnforge.registry._objects import EMPTY_TREE, Identity, parse_trailer_lines, parse_tree
@@ -81,10 +81,9 @@ class Verification:
         """One line: ``verified 12 commits, 5 function versions, 3 notes: 1 error, 0 warnings``."""
         errors = len(self.errors)
         warnings = len(self.findings) - errors
-        return (
-            f"verified {self.commits} commits, {self.function_versions} function versions, {self.notes} notes: "
-            f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-        )
+        counts = (plural(self.commits, "commit"), plural(self.function_versions, "function version"),
+                  plural(self.notes, "note"), plural(errors, "error"), plural(warnings, "warning"))
+        return "verified {}, {}, {}: {}, {}".format(*counts)
 
 
 class UnverifiedToolset(RegistryError):

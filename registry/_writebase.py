@@ -94,14 +94,26 @@ class WriteBase(RepositoryBase):
                 finally:
                     del self._held[name]
 
+    def operation_in_progress(self) -> str | None:
+        """The git operation half done in the working tree (``merge``, ``rebase``, ``revert``, ``cherry-pick``), or None.
+
+        While one is, ``functions/`` may hold conflict markers; writers refuse with GitOperationInProgress.
+
+        Example:
+            >>> repo.operation_in_progress()  # doctest: +SKIP
+            'merge'
+        """
+        return next((operation for marker, operation in _IN_PROGRESS if (self._git.git_dir / marker).exists()),
+                    None)
+
     @contextmanager
     def _writing(self, branch: str, *, require_clean: bool = True) -> Iterator[None]:
         """Hold ``branch``'s writer lock; repair a half-done move; refuse mid-merge or on uncommitted edits."""
         with self.lock(branch):
             if self._checked_out(branch):
-                for marker, operation in _IN_PROGRESS:
-                    if (self._git.git_dir / marker).exists():
-                        raise GitOperationInProgress(operation)
+                operation = self.operation_in_progress()
+                if operation is not None:
+                    raise GitOperationInProgress(operation)
                 finish_pending(self._git, branch)
                 if require_clean:
                     refuse_if_dirty(self._git)

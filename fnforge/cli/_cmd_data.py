@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
 from fnforge.cli._group import cli
-from fnforge.cli._runtime import ENV_DATA_URL, data_cache_dir, data_option
+from fnforge.cli._runtime import ENV_DATA_URL
+from fnforge.cli._settings import data_cache_dir, data_option
 from fnforge.tasks import DATASETS, DEFAULT_DATA_URL, DataEntry, PullResult, data_inventory, pull_data
 
 __all__: list[str] = []

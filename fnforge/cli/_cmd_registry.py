@@ -1,4 +1,4 @@
-"""Registry commands: init, log, best, show, diff, rollback, branch create|list|delete, commit.
+"""Registry commands: init, log, best, diff, rollback, branch create|list|delete, switch.
 
 Each parses its arguments, calls one ``registry`` function and formats the
 result; errors are ``registry`` / ``functions`` exceptions that the group
@@ -15,12 +15,12 @@ from typing import Any
 import click
 
 from fnforge import registry
+from fnforge.cli._config import CONFIG_FILE, CommandError, ToolsetConfig, load_config
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config, sandbox_policy
+from fnforge.cli._settings import recorded_data, recorded_endpoint, resolve_split, split_options
 from fnforge.cli._taskpath import portable_spec
 from fnforge.cli._terminal import visible, visible_lines
-from fnforge.functions import FnforgeError, read_dir
-from fnforge.sandbox import SandboxCheckError, check
+from fnforge.functions import FnforgeError
 
 __all__ = ["status_mark"]
 
@@ -87,26 +87,40 @@ def _json(data: Any) -> None:
 @click.option("--task", help="Task the toolset is trained on (default math:algebra).")
 @click.option("--agent", type=click.Choice(["tool", "react"]), help="Agent system (default tool).")
 @click.option("--model", help="Model the agent runs on (default gpt-4o-mini).")
+@click.option("--optimizer-model", help="The optimizer's model (default: --model).")
+@click.option("--base-url", help="OpenAI-compatible endpoint to record (never a key; default: OpenAI's).")
+@split_options
 @pass_app
-def init_command(
-    app: AppContext, directory: Path | None, task: str | None, agent: str | None, model: str | None
-) -> None:
-    """Create a toolset repository: fnforge.toml and a first commit.
+def init_command(app: AppContext, directory: Path | None, task: str | None, agent: str | None, model: str | None,
+                 optimizer_model: str | None, base_url: str | None, n_train: int | None, n_test: int | None,
+                 seed: int | None, data_dir: Path | None, question_field: str | None,
+                 answer_field: str | None) -> None:
+    """Create a toolset repository: fnforge.toml, an empty functions/ folder, and a first commit.
 
-    DIRECTORY defaults to the current one (or -C DIR). The values written to
-    fnforge.toml are the defaults of later commands.
+    DIRECTORY defaults to the current one (or -C DIR). fnforge.toml records
+    the task set, split sizes and seed, data folder, agent, models and
+    endpoint: the defaults of every later command (see fnforge config). A
+    task set that does not exist is refused here.
 
     Example: fnforge init demo --task math:algebra --agent react --model gpt-4o-mini
     """
     target = app.directory / directory if directory is not None else app.directory
-    if task is not None:
-        try:
-            task = portable_spec(task, root=target, cwd=app.directory)
-        except FnforgeError:
-            pass  # fnforge train names a bad task set when it reads it
-    config = ToolsetConfig().with_values(task=task, agent=agent, model=model)
+    if base_url is not None and recorded_endpoint(base_url) is None:
+        raise CommandError(f"--base-url {base_url!r} cannot be recorded: give an http(s) URL without a user, "
+                           "password or query (the key goes in OPENAI_API_KEY)")
+    split = resolve_split(ToolsetConfig(), root=target, cwd=app.directory, task=task, n_train=n_train,
+                          n_test=n_test, seed=seed, data_dir=data_dir, question_field=question_field,
+                          answer_field=answer_field)
+    if data_dir is not None and (split.data_dir is None or not split.data_dir.is_dir()):
+        raise CommandError(f"--data {data_dir}: no such folder")
+    config = ToolsetConfig().with_values(
+        task=split.task, agent=agent, model=model, optimizer_model=optimizer_model, base_url=base_url,
+        train=split.n_train, test=split.n_test, seed=split.seed, question_field=split.question_field,
+        answer_field=split.answer_field,
+        data=recorded_data(split.data_dir, target) if split.data_dir is not None else None)
     repo = registry.init(target, files={CONFIG_FILE: config.to_toml().encode()})
     try:
+        (repo.path / "functions").mkdir(exist_ok=True)
         click.echo(
             f"Initialized toolset in {repo.path} (task {config.task}, agent {config.agent}, model {config.model})"
         )
@@ -186,48 +200,6 @@ def best_command(app: AppContext, branch: str | None, split: str, task: str | No
         click.echo(_line(found.version, ascii_only=_ascii_only(), score=found.score))
         if found.task_set.label:
             click.echo(f"  on {found.task_set.describe()}, {split} split")
-
-
-@cli.command("show")
-@click.argument("target", default="HEAD", metavar="REV[:NAME]")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def show_command(app: AppContext, target: str, as_json: bool) -> None:
-    """Show a version's function set, or one function's spec and code with REV:NAME.
-
-    Example: fnforge show best/main:solve_equation
-    """
-    rev, sep, name = target.rpartition(":")
-    if not sep:
-        rev, name = target, ""
-    rev = rev or "HEAD"
-    with registry.open(app.directory) as repo:
-        function_set = repo.read(rev)
-        if name:
-            function = function_set[name]
-            if as_json:
-                _json(function.to_dict())
-                return
-            click.echo(visible(f"# {function.name}  ({rev}:functions/{function.name}.py)"))
-            click.echo(visible(f"# {function.description}"))
-            if function.packages:
-                click.echo(visible(f"# packages: {', '.join(function.packages)}"))
-            click.echo("# parameters: " + json.dumps(function.parameters, sort_keys=True))
-            click.echo(visible_lines(function.code), nl=False)
-            return
-        version = repo.version(rev)
-        if as_json:
-            _json({**version.to_dict(), "functions": [f.to_dict() for f in function_set]})
-            return
-        click.echo(f"commit {version.sha}")
-        for key, value in version.trailers.items():
-            click.echo(visible(f"{key}: {value}"))
-        click.echo(f"\n    {visible(version.subject)}")
-        for line in version.body.splitlines():
-            click.echo(f"    {visible(line)}".rstrip())
-        click.echo(f"\n{len(function_set)} function(s):")
-        for function in function_set:
-            click.echo(visible(f"  {function.name}  {(function.description.splitlines() or [''])[0]}"))
 
 
 @cli.command("diff")
@@ -326,28 +298,23 @@ def branch_delete_command(app: AppContext, name: str) -> None:
     click.echo(f"Deleted branch {name} (was {sha[:7]})")
 
 
-@cli.command("commit")
-@click.option("-m", "--message", required=True, help="Subject line (further lines: body).")
-@click.option("--score", type=float, help="The set's score, if you measured one.")
-@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@cli.command("switch")
+@click.argument("branch")
+@click.option("-c", "--create", is_flag=True, help="Create BRANCH at HEAD first (like git switch -c).")
 @pass_app
-def commit_command(app: AppContext, message: str, score: float | None, split: str) -> None:
-    """Validate and commit hand edits of functions/ (and fnforge.toml) with Status: manual.
+def switch_command(app: AppContext, branch: str, create: bool) -> None:
+    """Check out BRANCH (like git switch; plain git switch works too), refusing to lose edits in functions/.
 
-    Example: fnforge commit -m "add a seed solve_equation" --score 0.55
+    Each branch has its own fnforge.toml, so after a switch every command
+    runs on that branch's task set and settings.
+
+    Example: fnforge switch -c domain/geometry
     """
     with registry.open(app.directory) as repo:
-        _check_worktree(repo)
-        version = repo.commit_worktree(message, score=score, split=split)
-        changes = repo.read(version.parents[0]).diff(repo.read(version.sha))
-        click.echo(visible(f"[{repo.head_branch} {version.short}] {version.subject} ({changes.describe()})"))
-
-
-def _check_worktree(repo: registry.Repository) -> None:
-    # The registry checks a function's shape; hand-written code must also pass the
-    # sandbox's static gate, or clone/verify would refuse the toolset later.
-    policy = sandbox_policy(load_config(repo.path))
-    for function in read_dir(repo.path / "functions"):
-        problems = check(function.code, function.name, policy)
-        if problems:
-            raise SandboxCheckError(function.name, problems)
+        if create:
+            repo.create_branch(branch, "HEAD")
+        repo.switch(branch)
+        version = repo.version("HEAD")
+        task = load_config(repo.path).task
+    click.echo(visible(f"Switched to {'a new ' if create else ''}branch {branch} at {version.short}: "
+                       f"{version.subject} (task {task})"))

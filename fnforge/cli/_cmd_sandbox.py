@@ -14,10 +14,13 @@ from typing import Any
 import click
 
 from fnforge import registry
-from fnforge.cli._config import choose_policy, load_config, load_user_config, require_isolation, sandbox_policy
+from fnforge.cli._config import (CommandError, choose_policy, load_config, load_user_config, require_isolation,
+                                 sandbox_policy)
 from fnforge.cli._group import AppContext, cli, pass_app
+from fnforge.cli._settings import toolset_root
 from fnforge.cli._terminal import visible_lines
-from fnforge.functions import FunctionSet, JSONInputError, load_json, read_dir
+from fnforge.cli._worktree import working_set
+from fnforge.functions import FunctionSet, JSONInputError, load_json
 from fnforge.sandbox import Sandbox, SandboxCheckError, check
 
 __all__: list[str] = []
@@ -29,7 +32,7 @@ _TRUST_HELP = ("Run under the toolset's own fnforge.toml [sandbox] table even wh
 
 
 @cli.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", help="The function's name (default: the file name without .py).")
 @pass_app
 def check_command(app: AppContext, file: Path, name: str | None) -> None:
@@ -41,12 +44,15 @@ def check_command(app: AppContext, file: Path, name: str | None) -> None:
 
     Example: fnforge check functions/solve.py
     """
-    policy = sandbox_policy(load_config(app.directory))
+    policy = sandbox_policy(load_config(toolset_root(app.directory)))
     function = name or file.stem
+    path = app.directory / file  # relative to -C DIR, as git's paths are
     try:
-        source = file.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise click.BadParameter(f"{file} is not UTF-8 text ({exc.reason})", param_hint="FILE") from None
+    except OSError as exc:
+        raise click.BadParameter(f"{file}: {exc.strerror}", param_hint="FILE") from None
     problems = check(source, function, policy)
     if problems:
         raise SandboxCheckError(function, problems)
@@ -71,8 +77,9 @@ def call_command(app: AppContext, name: str, args_json: str, rev: str | None, tr
     Example: fnforge call solve_quadratic --args '{"a": 1, "b": -3, "c": 2}'
     """
     arguments = _arguments(args_json)
-    policy = sandbox_policy(load_config(app.directory), trust=trust_policy)
-    function_set = _function_set(app.directory, rev)
+    root = toolset_root(app.directory)
+    policy = sandbox_policy(load_config(root), trust=trust_policy)
+    function_set = _function_set(root, rev)
     with Sandbox(policy, workers=1, spares=0, require_isolation=require_isolation()) as sandbox:
         result = sandbox.call(function_set, name, arguments)
     if result.stdout:
@@ -96,7 +103,7 @@ def trust_command(app: AppContext, revoke: bool) -> None:
     Example: fnforge -C math trust
     """
     user = load_user_config()
-    choice = choose_policy(load_config(app.directory), user=user)
+    choice = choose_policy(load_config(toolset_root(app.directory)), user=user)
     if revoke:
         user.with_trust(choice.digest, trusted=False).save()
         click.echo(f"No longer trusting this [sandbox] table ({choice.digest[:19]}); recorded in {user.path}")
@@ -119,14 +126,15 @@ def _arguments(text: str) -> dict[str, Any]:
     return value
 
 
-def _function_set(directory: Path, rev: str | None) -> FunctionSet:
+def _function_set(root: Path, rev: str | None) -> FunctionSet:
     if rev is not None:
-        repo = registry.open(directory)
-        try:
+        with registry.open(root) as repo:
             return repo.read(rev)
-        finally:
-            repo.close()
-    folder = directory / "functions"
-    if not folder.is_dir():
-        raise click.UsageError(f"{folder} is not a folder; run this in a toolset or pass -C DIR")
-    return read_dir(folder)
+    if not (root / "functions").is_dir():
+        raise CommandError(f"{root / 'functions'} is not a folder; run this in a toolset or pass -C DIR")
+    try:
+        repo = registry.open(root)
+    except registry.NotAToolset:
+        return working_set(root)  # a functions/ folder outside any toolset
+    with repo:
+        return working_set(root, repo)

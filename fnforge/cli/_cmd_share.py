@@ -21,12 +21,14 @@ import click
 from fnforge import registry, sandbox
 from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._cmd_study import _agent_options, branch_domain
-from fnforge.cli._config import CONFIG_FILE, ConfigError, choose_policy, load_config, require_isolation, sandbox_policy
+from fnforge.cli._cmd_study import agent_config, branch_domain
+from fnforge.cli._config import (CONFIG_FILE, CommandError, ConfigError, choose_policy, load_config, require_isolation,
+                                 sandbox_policy)
+from fnforge.cli._runtime import llm_config, llm_options, open_eval_cache
+from fnforge.cli._settings import agent_options, endpoint, split_options
 from fnforge.cli._terminal import visible, visible_lines
-from fnforge.cli._runtime import data_option, llm_config, llm_options, open_eval_cache
-from fnforge.functions import FnforgeError, load_json
-from fnforge.optimizer import Report, evaluate
+from fnforge.functions import FnforgeError, FunctionSet, load_json, plural
+from fnforge.optimizer import Report, check_measured, evaluate
 from fnforge.registry import (
     BISECT_REV, EXPORT_FORMATS, FunctionCheck, UnverifiedToolset, Verification, bisect_run, blame_function,
     clone_verified, export_function_set, verify,
@@ -109,7 +111,7 @@ def export_command(app: AppContext, rev: str, fmt: str, out: Path | None) -> Non
     path.write_text(text, encoding="utf-8")
     if fmt == "mcp":
         path.chmod(0o755)
-    click.echo(f"Exported {len(function_set)} function(s) from {version.short} as {fmt} to {path}")
+    click.echo(f"Exported {plural(len(function_set), 'function')} from {version.short} as {fmt} to {path}")
 
 
 def _policy_table(data: bytes | None) -> dict[str, object]:
@@ -151,7 +153,7 @@ def clone_command(app: AppContext, url: str, directory: Path, trust_policy: bool
         raise
     with repo:
         branches = repo.branches()
-        click.echo(f"Cloned {visible(url)} into {repo.path}: {len(branches)} branch(es): "
+        click.echo(f"Cloned {visible(url)} into {repo.path}: {plural(len(branches), 'branch', 'branches')}: "
                    f"{visible(', '.join(branches))}")
         _report(verification, words)
         hint = _widening(repo)
@@ -238,16 +240,19 @@ def blame_command(app: AppContext, name: str, rev: str, as_json: bool) -> None:
 @click.option("--bad", default="HEAD", show_default=True, help="A version that fails them.")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True,
               help="Which split of the branch's task set holds the tasks.")
-@_agent_options
+@split_options
+@agent_options
 @llm_options
-@data_option
 @pass_app
 def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, split: str, **options: Any) -> None:
     """Find the training step that broke a task: git bisect run with the evaluator as the test.
 
-    Runs in a private worktree (your checkout is untouched), first parents
-    only; rejected trials are skipped. Each candidate is evaluated on the
-    tasks through the evaluation cache, so versions scored before cost nothing.
+    Both ends are evaluated first: the good end must solve every task and
+    the bad end fail one, else there is nothing to bisect. Runs in a private
+    worktree (your checkout is untouched), first parents only; rejected
+    trials are skipped. Each candidate is evaluated on the tasks through the
+    evaluation cache, so versions scored before cost nothing. The task set
+    and split are the branch's fnforge.toml's unless given.
 
     Example: fnforge bisect --task train/algebra/7.json --good best/main~4
     """
@@ -255,20 +260,22 @@ def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, s
     with registry.open(app.directory) as repo:
         config = load_config(repo.path)
         branch = repo.head_branch or "HEAD"
-        domain = branch_domain(repo, branch, split=split, data_dir=options["data_dir"])
+        domain = branch_domain(repo, branch, options, cwd=app.directory, split=split)
         by_id = {task.id: task for task in domain.tasks}
         missing = [i for i in ids if i not in by_id]
         if missing:
             shown = ", ".join(list(by_id)[:5]) + (", ..." if len(by_id) > 5 else "")
-            raise click.UsageError(f"no task {missing[0]!r} in the {split} split of {domain.label}; ids: {shown}")
+            raise CommandError(f"no task {missing[0]!r} in the {split} split of {domain.label}; ids: {shown}")
         good_rev = good or _last_good(repo, bad, ids)
+        agent = agent_config(options, config)
         plan = {
             "tasks": [by_id[i].to_dict() for i in ids],
-            "agent": {"kind": options["agent"] or config.agent, "max_turns": options["max_turns"]},
-            "model": options["model"] or config.model, "base_url": options["base_url"],
+            "agent": {"kind": agent.kind, "max_turns": agent.max_turns},
+            "model": options["model"] or config.model, "base_url": endpoint(options["base_url"], config),
             "use_cache": not options["no_cache"], "concurrency": options["concurrency"],
             "policy": sandbox_policy(config).to_dict(),
         }
+        _check_ends(repo, plan, good=good_rev, bad=bad)
         plan_path = repo.state_dir / "bisect" / f"plan-{os.getpid()}.json"
         plan_path.parent.mkdir(parents=True, exist_ok=True)
         plan_path.write_text(json.dumps(plan), encoding="utf-8")
@@ -289,6 +296,18 @@ def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, s
                f"{epoch}, run {visible(first.run or '-')})")
 
 
+def _check_ends(repo: registry.Repository, plan: dict[str, Any], *, good: str, bad: str) -> None:
+    """Refuse unless ``good`` solves every task of the plan and ``bad`` fails one (both evaluated now, cached)."""
+    good_failed = _failures(repo.read(good), plan, repo.state_dir)
+    if good_failed:
+        raise CommandError(f"the good end {good} ({repo.resolve(good)[:7]}) fails {', '.join(good_failed)} too, so "
+                           "there is nothing to bisect; name a version that solves them with --good")
+    if not _failures(repo.read(bad), plan, repo.state_dir):
+        tasks = ", ".join(t["id"] for t in plan["tasks"])
+        raise CommandError(f"the bad end {bad} ({repo.resolve(bad)[:7]}) solves {tasks}, as the good end does, "
+                           "so there is nothing to bisect; name a version that fails with --bad")
+
+
 def _last_good(repo: registry.Repository, bad: str, ids: list[str]) -> str:
     """The newest version up to ``bad`` whose notes record every task in ``ids`` as correct."""
     for version in repo.log(bad):
@@ -303,7 +322,7 @@ def _last_good(repo: registry.Repository, bad: str, ids: list[str]) -> str:
                         correct[result["task_id"]] = bool(result.get("correct"))
         if all(correct.get(i) for i in ids):
             return version.sha
-    raise click.UsageError(f"no version up to {bad} is recorded as solving {', '.join(ids)}; pass --good REV")
+    raise CommandError(f"no version up to {bad} is recorded as solving {', '.join(ids)}; pass --good REV")
 
 
 @cli.command("bisect-step", hidden=True)
@@ -334,7 +353,19 @@ def _judge(app: AppContext, plan: dict[str, Any]) -> int:
             click.echo(f"{version.short}: unreadable function set ({visible(exc)}), skipped")
             return 125
         state_dir = repo.state_dir
-    tasks = [Task(**{**t, "attachments": tuple(t.get("attachments", ()))}) for t in plan["tasks"]]
+    failed = _failures(function_set, plan, state_dir)
+    verdict = f"fails {', '.join(failed)}" if failed else "solves every task"
+    click.echo(f"{version.short} {visible(version.subject)}: {visible(verdict)}")
+    return 1 if failed else 0
+
+
+def _failures(function_set: FunctionSet, plan: dict[str, Any], state_dir: Path) -> list[str]:
+    """The ids of the plan's tasks ``function_set`` fails (evaluated through the cache).
+
+    Raises:
+        ProviderOutage: a task failed at the provider: no verdict.
+    """
+    tasks = [Task.from_dict(t) for t in plan["tasks"]]
     llm = llm_config(plan["model"], base_url=plan["base_url"], state_dir=state_dir, use_cache=plan["use_cache"],
                      concurrency=plan["concurrency"])
 
@@ -347,7 +378,5 @@ def _judge(app: AppContext, plan: dict[str, Any]) -> int:
                                       concurrency=plan["concurrency"])
 
     report = asyncio.run(run())
-    failed = [r.task_id for r in report.results if not r.correct]
-    verdict = f"fails {', '.join(failed)}" if failed else "solves every task"
-    click.echo(f"{version.short} {visible(version.subject)}: {visible(verdict)}")
-    return 1 if failed else 0
+    check_measured(report, "no verdict on this version")
+    return [r.task_id for r in report.results if not r.correct]

@@ -3,105 +3,77 @@
 Library equivalents: ``optimizer.transfer_matrix``, ``optimizer.merge_domains``,
 ``optimizer.build_report`` / ``write_report``; the branch -> task-set
 resolution below (:func:`branch_domain`) follows what ``fnforge train``
-recorded for the branch's run.
+recorded in the branch's fnforge.toml.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from fnforge import registry
 from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._config import CONFIG_FILE, ToolsetConfig, load_config
+from fnforge.cli._config import CONFIG_FILE, CommandError, ToolsetConfig, committed_config, load_config
+from fnforge.cli._runtime import llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
+from fnforge.cli._settings import SplitSettings, agent_options, endpoint, resolve_split, split_options
 from fnforge.cli._terminal import visible
-from fnforge.cli._runtime import (data_cache_dir, data_option, llm_config, llm_options, open_eval_cache, open_sandbox,
-                                  progress_bar)
-from fnforge.optimizer import Report
+from fnforge.functions import plural
 from fnforge.optimizer import (
-    BASELINE_LABEL, MERGE_MODES, Domain, TrainingError, build_report, find_run, merge_domains, plot_heatmap,
-    summary_lines, transfer_matrix, write_report,
+    BASELINE_LABEL, MERGE_MODES, Domain, Report, build_report, merge_domains, plot_heatmap, summary_lines,
+    transfer_matrix, write_report,
 )
-from fnforge.cli._taskpath import load_splits
 from fnforge.tasks import selection_hash
 
-__all__ = ["branch_domain", "domain_settings"]
-
-T = TypeVar("T")
-_DEFAULTS = {"n_train": 20, "n_test": 80, "seed": 0}
-
+__all__ = ["agent_config", "branch_config", "branch_domain"]
 
 def _split_list(text: str, what: str) -> list[str]:
     items = [item.strip() for item in text.split(",") if item.strip()]
     if not items:
-        raise click.UsageError(f"--{what} needs a comma-separated list")
+        raise CommandError(f"--{what} needs a comma-separated list")
     return items
 
 
-def domain_settings(repo: registry.Repository, branch: str) -> dict[str, Any]:
-    """Task set, sizes, seed and data folder a branch was trained with.
+def branch_config(repo: registry.Repository, branch: str) -> ToolsetConfig:
+    """A branch's fnforge.toml: the working tree's for the checked-out branch, else the one committed at its tip.
 
-    From the record of the run that made the branch's best version
-    (``.git/fnforge/runs/<run>/run.json``); for a branch without one (e.g. a
-    clone) from that version's ``Tasks`` trailer, else the branch's own
-    ``fnforge.toml``, with ``fnforge train``'s default sizes.
+    Raises:
+        ConfigError: the file is not valid.
     """
-    best = repo.best(branch) or repo.version(branch)
-    if best.run:
-        try:
-            record = find_run(repo, branch, best.run)
-        except TrainingError:
-            record = None
-        if record is not None and record.settings.get("task"):
-            return {**_DEFAULTS, **{k: record.settings[k] for k in ("task", "n_train", "n_test", "seed", "agent",
-                                                                     "max_turns", "data_dir") if k in record.settings}}
-    recorded = registry.TaskSet.parse(best.trailer("Tasks"))
-    if recorded.label:
-        settings = {**_DEFAULTS, "task": recorded.label}
-        if recorded.n is not None:
-            settings["n_train"] = recorded.n
-        return settings
-    data = repo.read_file(branch, CONFIG_FILE)
-    table = tomllib.loads(data.decode()).get("fnforge", {}) if data else {}
-    return {**_DEFAULTS, "task": table.get("task", ToolsetConfig().task)}
+    if branch == repo.head_branch and not repo.bare:
+        return load_config(repo.path)
+    return committed_config(repo.read_file(branch, CONFIG_FILE), where=f"{branch}:{CONFIG_FILE}")
 
 
-def branch_domain(repo: registry.Repository, branch: str, *, split: str = "train",
-                  data_dir: Path | None = None) -> Domain:
-    """The task set a branch was trained on (its training or test split) as a :class:`Domain`."""
-    settings = domain_settings(repo, branch)
-    domain = _domain(settings["task"], split, settings, data_dir, root=repo.path, cwd=repo.path)
+def branch_domain(repo: registry.Repository, branch: str, options: Mapping[str, Any], *, cwd: Path,
+                  split: str = "train") -> Domain:
+    """The task set a branch trains on (its fnforge.toml's; split flags in ``options`` override) as a :class:`Domain`.
+
+    Warns when its training tasks differ from the ones its best version was scored on.
+    """
+    resolved = resolve_split(branch_config(repo, branch), root=repo.path, cwd=cwd, **_flags(options))
+    chosen = _domain(resolved, split, root=repo.path)
     best = repo.best(branch)
-    recorded = registry.TaskSet.parse(best.trailer("Tasks")).digest if best is not None and split == "train" else None
-    if recorded and not selection_hash(domain.tasks).startswith(recorded):
-        click.echo(f"warning: the training tasks of {branch} found now ({selection_hash(domain.tasks)[:12]}) "
-                   f"differ from the ones recorded in its best commit ({recorded})", err=True)
-    return domain
-
-
-def _domain(spec: str, split: str, settings: dict[str, Any], data_dir: Path | None, *, root: Path,
-            cwd: Path) -> Domain:
-    """The tasks of ``spec`` (given in ``cwd``; paths inside the toolset are recorded relative to ``root``)."""
-    folder = data_dir or (Path(settings["data_dir"]) if settings.get("data_dir") else None)
-    splits = load_splits(spec, root=root, cwd=cwd, n_train=settings["n_train"], n_test=settings["n_test"],
-                         seed=settings["seed"], data_dir=folder, cache_dir=data_cache_dir())
-    chosen = splits.train if split == "train" else splits.test
-    return Domain(label=chosen.spec, tasks=chosen.tasks)
+    recorded = registry.TaskSet.parse(best.trailer("Tasks")) if best is not None else None
+    if recorded is not None and recorded.digest and split == "train" and (
+            recorded.label != chosen.label or not selection_hash(chosen.tasks).startswith(recorded.digest)):
+        found = f"{chosen.label} ({plural(len(chosen.tasks), 'task')}, {selection_hash(chosen.tasks)[:12]})"
+        click.echo(f"warning: the training tasks of {branch} from its fnforge.toml, {found}, differ from the "
+                   f"ones its best version was scored on, {recorded.describe()}", err=True)
+    return chosen
 
 
 def _run_async(app: AppContext, options: dict[str, Any], config: ToolsetConfig, repo: registry.Repository,
                body: Callable[[LLMClient, Any, Any], Any]) -> Any:
     """Run ``body(client, sandbox, cache)`` with the command's LLM settings, sandbox and eval cache."""
     model = options["model"] or config.model
-    llm = llm_config(model, base_url=options["base_url"], state_dir=repo.state_dir,
+    llm = llm_config(model, base_url=endpoint(options["base_url"], config), state_dir=repo.state_dir,
                      use_cache=not options["no_cache"], concurrency=options["concurrency"])
 
     async def main() -> Any:
@@ -118,15 +90,9 @@ def _run_async(app: AppContext, options: dict[str, Any], config: ToolsetConfig, 
     return asyncio.run(main())
 
 
-def _agent(options: dict[str, Any], config: ToolsetConfig) -> AgentConfig:
-    return AgentConfig(kind=options["agent"] or config.agent, max_turns=options["max_turns"])
-
-
-def _agent_options(command: T) -> T:
-    command = click.option("--max-turns", type=click.IntRange(min=1), default=10, show_default=True,
-                           help="LLM calls per task for the agent.")(command)  # type: ignore[assignment]
-    return click.option("--agent", type=click.Choice(["tool", "react"]),  # type: ignore[return-value]
-                        help="Agent system (default: fnforge.toml's).")(command)
+def agent_config(options: Mapping[str, Any], config: ToolsetConfig) -> AgentConfig:
+    """``--agent`` and ``--max-turns``, else fnforge.toml's."""
+    return AgentConfig(kind=options["agent"] or config.agent, max_turns=options["max_turns"] or config.max_turns)
 
 
 # -- domains --------------------------------------------------------------------------------------
@@ -154,7 +120,7 @@ def domains_command(app: AppContext, as_json: bool) -> None:
             last = next((v for v in versions if v.run), None)
             rows.append({
                 "branch": info.name, "current": info.current,
-                "task": label or domain_settings(repo, info.name)["task"],
+                "task": label or branch_config(repo, info.name).task,
                 "best": info.best_sha[:7] if info.best_sha else None, "train": info.best_score,
                 "test": test,
                 "functions": len(repo.read(info.best_sha or info.sha)),
@@ -174,6 +140,18 @@ def domains_command(app: AppContext, as_json: bool) -> None:
         click.echo(visible("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()))
 
 
+def _flags(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The split flags of ``options`` (None where not given), as :func:`resolve_split` takes them."""
+    names = ("n_train", "n_test", "seed", "data_dir", "question_field", "answer_field")
+    return {name: options[name] for name in names}
+
+
+def _domain(resolved: SplitSettings, split: str, *, root: Path) -> Domain:
+    splits = resolved.load(root)
+    chosen = splits.train if split == "train" else splits.test
+    return Domain(label=chosen.spec, tasks=chosen.tasks)
+
+
 def _short(spec: str) -> str:
     """A task-set label without the folders of its path (``jsonl:/data/qa.jsonl`` -> ``jsonl:qa.jsonl``)."""
     kind, sep, rest = spec.partition(":")
@@ -191,31 +169,27 @@ def _fmt(value: float | None) -> str:
 @click.option("--branches", required=True, help="Comma-separated branches; each one's best set is a row.")
 @click.option("--tasks", "task_specs", required=True, help="Comma-separated task sets; each is a column.")
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
-@click.option("--train", "n_train", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Training tasks per task set (as fnforge train --train).")
-@click.option("--test", "n_test", type=click.IntRange(min=1), default=80, show_default=True,
-              help="Test tasks per task set (as fnforge train --test).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the train/test split.")
+@split_options
 @click.option("--no-baseline", is_flag=True, help="Leave out the untrained (empty set) row.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for transfer.csv and transfer.png.")
-@_agent_options
+@agent_options
 @llm_options
-@data_option
 @pass_app
-def transfer_command(app: AppContext, branches: str, task_specs: str, split: str, n_train: int, n_test: int,
-                     seed: int, no_baseline: bool, out_dir: Path, **options: Any) -> None:
+def transfer_command(app: AppContext, branches: str, task_specs: str, split: str, no_baseline: bool, out_dir: Path,
+                     **options: Any) -> None:
     """Evaluate each branch's best set on each task set: a transfer matrix (the paper's Fig. 3).
 
     Rows are trained on, columns tested on; the first row is the untrained
     baseline (no functions). Writes transfer.csv and a heatmap transfer.png.
     Cells already evaluated (by fnforge eval, training or an earlier
-    transfer) come from the evaluation cache.
+    transfer) come from the evaluation cache. Split sizes, seed and data
+    are fnforge.toml's unless given; a cell with tasks that failed at the
+    provider stops the study (exit 5) and writes nothing.
 
     Example: fnforge transfer --branches domain/algebra,domain/geometry --tasks math:algebra,math:geometry --out study
     """
     names, specs = _split_list(branches, "branches"), _split_list(task_specs, "tasks")
-    settings = {"n_train": n_train, "n_test": n_test, "seed": seed}
     with registry.open(app.directory) as repo:
         config = load_config(repo.path)
         sets = []
@@ -224,8 +198,8 @@ def transfer_command(app: AppContext, branches: str, task_specs: str, split: str
             if best is None:
                 raise registry.RegistryError(f"branch {name!r} has no scored version; train it first")
             sets.append((name, repo.read(best.sha)))
-        domains = [_domain(spec, split, settings, options["data_dir"], root=repo.path, cwd=app.directory)
-                   for spec in specs]
+        domains = [_domain(resolve_split(config, root=repo.path, cwd=app.directory, task=spec, **_flags(options)),
+                           split, root=repo.path) for spec in specs]
         cells = (len(sets) + (not no_baseline)) * len(domains)
         with progress_bar("transfer", cells) as advance:
             done = 0
@@ -236,7 +210,7 @@ def transfer_command(app: AppContext, branches: str, task_specs: str, split: str
                 advance(done)
 
             matrix = _run_async(app, options, config, repo, lambda client, sandbox, cache: transfer_matrix(
-                sets, domains, _agent(options, config), client=client, sandbox=sandbox, cache=cache,
+                sets, domains, agent_config(options, config), client=client, sandbox=sandbox, cache=cache,
                 concurrency=options["concurrency"], baseline=not no_baseline, progress=tick))
     target = out_dir if out_dir.is_absolute() else app.directory / out_dir
     target.mkdir(parents=True, exist_ok=True)
@@ -256,15 +230,17 @@ def transfer_command(app: AppContext, branches: str, task_specs: str, split: str
 @click.option("--prefer", type=click.Choice(MERGE_MODES), default="both", show_default=True,
               help="For a function changed on both sides: ours, theirs, the variant of the better-scoring "
                    "merge (best-score), or both (theirs renamed <name>_<branch>).")
-@_agent_options
+@split_options
+@agent_options
 @llm_options
-@data_option
 @pass_app
 def merge_command(app: AppContext, branch: str, prefer: str, **options: Any) -> None:
     """Merge another domain branch's functions into the checked-out branch, scored on both domains.
 
     The merge commit has two parents; its Score is on this branch's training
-    tasks, and Score-Ours / Score-Theirs record both domains.
+    tasks, and Score-Ours / Score-Theirs record both domains. Each domain is
+    what its branch's fnforge.toml names (task set, split sizes, seed, data);
+    --train/--test/--seed/--data override both for this merge.
 
     Example: fnforge merge domain/geometry --prefer best-score
     """
@@ -272,19 +248,19 @@ def merge_command(app: AppContext, branch: str, prefer: str, **options: Any) -> 
         config = load_config(repo.path)
         ours_name = repo.head_branch
         if ours_name is None:
-            raise click.UsageError("HEAD is detached; switch to the branch to merge into")
-        ours = branch_domain(repo, ours_name, data_dir=options["data_dir"])
-        theirs = branch_domain(repo, branch, data_dir=options["data_dir"])
+            raise CommandError("HEAD is detached; switch to the branch to merge into (fnforge switch BRANCH)")
+        ours = branch_domain(repo, ours_name, options, cwd=app.directory)
+        theirs = branch_domain(repo, branch, options, cwd=app.directory)
         outcome = _run_async(app, options, config, repo, lambda client, sandbox, cache: merge_domains(
-            repo, branch, prefer=prefer, ours_domain=ours, theirs_domain=theirs, agent_config=_agent(options, config),
-            client=client, sandbox=sandbox, cache=cache, concurrency=options["concurrency"]))
+            repo, branch, prefer=prefer, ours_domain=ours, theirs_domain=theirs,
+            agent_config=agent_config(options, config), client=client, sandbox=sandbox, cache=cache, concurrency=options["concurrency"]))
     version, result = outcome.version, outcome.plan.result
     click.echo(visible(f"[{ours_name} {version.short}] {version.subject}"))
     for conflict in result.conflicts:
         kept = ", ".join(conflict.kept) or "nothing"
         click.echo(visible(f"  conflict {conflict.name}: ours {conflict.ours}, theirs {conflict.theirs} -> "
                            f"{outcome.prefer}: kept {kept}"))
-    click.echo(f"  {len(result.function_set)} functions; score {outcome.ours.accuracy:.4f} on {ours.label} "
+    click.echo(f"  {plural(len(result.function_set), 'function')}; score {outcome.ours.accuracy:.4f} on {ours.label} "
                f"(ours), {outcome.theirs.accuracy:.4f} on {theirs.label} (theirs)")
 
 

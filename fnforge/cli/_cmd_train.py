@@ -26,12 +26,13 @@ from rich.console import Console
 from fnforge import registry
 from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._config import ToolsetConfig, load_config
+from fnforge.cli._config import CONFIG_FILE, CommandError, ToolsetConfig, committed_config, load_config, save_config
 from fnforge.cli._live_view import LiveView, PlainView, print_summary
-from fnforge.cli._runtime import (PRICES, data_cache_dir, data_option, llm_config, llm_options, open_eval_cache,
-                                  open_sandbox, run_async)
+from fnforge.cli._runtime import PRICES, llm_config, llm_options, open_eval_cache, open_sandbox, run_async
+from fnforge.cli._settings import (SplitSettings, agent_options, data_cache_dir, endpoint, recorded_data,
+                                   recorded_endpoint, resolve_split, split_options)
+from fnforge.cli._taskpath import load_splits
 from fnforge.optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
-from fnforge.cli._taskpath import load_splits, portable_spec
 from fnforge.tasks import Task
 
 __all__: list[str] = []
@@ -43,12 +44,7 @@ _IDENTITY = ("task", "agent", "n_train", "n_test", "seed", "batch", "accept", "m
 
 @cli.command("train")
 @click.option("--task", help="Task set (default: fnforge.toml's), e.g. math:algebra, gsm8k, jsonl:qa.jsonl.")
-@click.option("--agent", type=click.Choice(["tool", "react"]), help="Agent system (default: fnforge.toml's).")
-@click.option("--train", "n_train", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Training tasks.")
-@click.option("--test", "n_test", type=click.IntRange(min=0), default=80, show_default=True,
-              help="Test tasks (0: no test evaluation).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the train/test split and the batches.")
+@split_options
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
               help="Stop after this many accepted updates.")
 @click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
@@ -58,8 +54,6 @@ _IDENTITY = ("task", "agent", "n_train", "n_test", "seed", "batch", "accept", "m
               help="Optimizer actions per step.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Corrected attempts after a rejected action.")
-@click.option("--max-turns", type=click.IntRange(min=1), default=10, show_default=True,
-              help="LLM calls per task for the agent.")
 @click.option("--accept", type=click.Choice(["strict", "ties"]), default="strict", show_default=True,
               help="Accept only a better score (the paper), or also an equal one (the authors' code).")
 @click.option("--batch", type=click.IntRange(min=1), help="Evaluate each step on a seeded random batch of N tasks.")
@@ -73,8 +67,8 @@ _IDENTITY = ("task", "agent", "n_train", "n_test", "seed", "batch", "accept", "m
 @click.option("--resume", is_flag=True, help="Continue the branch's interrupted run where its commits end.")
 @click.option("--run", "run_id", help="With --resume: the run id to continue (default: the branch's latest).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary (or the dry-run plan) as JSON.")
+@agent_options
 @llm_options
-@data_option
 @pass_app
 @click.pass_context
 def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> None:
@@ -82,8 +76,13 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
 
     Every step is a commit (Status: accepted | rejected, with its Score); a
     rejected trial is followed by a roll-back commit to the best. The run's
-    summary is written to .git/fnforge/runs/<run>/summary.json. Set
-    OPENAI_API_KEY, or --base-url (OPENAI_BASE_URL) for a local server.
+    summary is written to .git/fnforge/runs/<run>/summary.json. Task set,
+    split sizes, seed, data, agent, models and endpoint default to
+    fnforge.toml's; a run that uses other values first commits them to
+    fnforge.toml ("settings: ..."), so later commands and clones use them too.
+    A provider outage stops the run with exit code 5 (continue with
+    --resume). Set OPENAI_API_KEY, or --base-url (OPENAI_BASE_URL) for a
+    local server.
 
     Example: fnforge train --task math:algebra --train 20 --test 80 --model gpt-4o-mini
     """
@@ -92,20 +91,26 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
         config = load_config(repo.path)
         branch = repo.head_branch
         if branch is None:
-            raise click.UsageError("HEAD is detached; switch to a branch to train it")
+            raise CommandError("HEAD is detached; switch to a branch to train it (fnforge switch BRANCH)")
         record = None
         if options["resume"]:
             record = find_run(repo, branch, options["run_id"])
             _refuse_identity_changes(ctx, options, record)
             settings = dict(record.settings)
             train_config = replace(record.config, **_overrides(ctx, options))
+            data_dir = options["data_dir"] or (Path(settings["data_dir"]) if settings.get("data_dir") else None)
         else:
             if options["run_id"] is not None:
-                raise click.UsageError("--run needs --resume")
-            settings = _settings(options, config)
-            settings["task"] = portable_spec(settings["task"], root=repo.path, cwd=app.directory)
-            train_config = _train_config(options)
-        data_dir = options["data_dir"] or (Path(settings["data_dir"]) if settings.get("data_dir") else None)
+                raise CommandError("--run names the run to continue: use it with --resume")
+            split = resolve_split(config, root=repo.path, cwd=app.directory, task=options["task"],
+                                  n_train=options["n_train"], n_test=options["n_test"], seed=options["seed"],
+                                  data_dir=options["data_dir"], question_field=options["question_field"],
+                                  answer_field=options["answer_field"])
+            if split.n_train < 1:
+                raise CommandError("training needs at least one task: --train 1 or more")
+            settings = _settings(options, config, split)
+            train_config = _train_config(options, split.seed)
+            data_dir = split.data_dir
         train, test, label = _tasks(settings, data_dir, repo.path)
         if options["dry_run"]:
             plan = plan_run(repo.read(branch), train, test, AgentConfig(kind=settings["agent"],
@@ -114,6 +119,8 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
                             optimizer_model=settings["optimizer_model"])
             click.echo(json.dumps(plan.to_dict(), indent=2) if options["as_json"] else _plan_text(plan, settings))
             return
+        if record is None:
+            _record_settings(repo, config, settings, options, split)
         summary = _run(repo, config, settings, train_config, record, train, test, label, options)
     finally:
         repo.close()
@@ -123,19 +130,46 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
         print_summary(_console(), summary, epochs=train_config.epochs, patience=train_config.patience)
 
 
-def _settings(options: Mapping[str, Any], config: ToolsetConfig) -> dict[str, Any]:
+def _settings(options: Mapping[str, Any], config: ToolsetConfig, split: SplitSettings) -> dict[str, Any]:
+    """The run record's settings: what makes the run what it is (``--resume`` rebuilds it from them)."""
     model = options["model"] or config.model
-    data_dir = options["data_dir"]
-    return {"task": options["task"] or config.task, "agent": options["agent"] or config.agent,
-            "n_train": options["n_train"], "n_test": options["n_test"], "seed": options["seed"], "model": model,
+    return {"task": split.task, "agent": options["agent"] or config.agent, "n_train": split.n_train,
+            "n_test": split.n_test, "seed": split.seed, "model": model,
             "optimizer_model": options["optimizer_model"] or config.optimizer_model or model,
             "max_actions": options["max_actions"], "max_retries": options["max_retries"],
-            "max_turns": options["max_turns"], "data_dir": str(Path(data_dir).absolute()) if data_dir else None}
+            "max_turns": options["max_turns"] or config.max_turns,
+            "data_dir": str(split.data_dir) if split.data_dir else None,
+            "question_field": split.question_field, "answer_field": split.answer_field}
 
 
-def _train_config(options: Mapping[str, Any]) -> TrainConfig:
+def _record_settings(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str, Any],
+                     options: Mapping[str, Any], split: SplitSettings) -> None:
+    """Write what this run uses into fnforge.toml and commit it, so later commands and clones use it too.
+
+    Compared with HEAD's committed fnforge.toml: nothing is committed when the run uses what it says.
+    """
+    given_data = options["data_dir"] is not None and split.data_dir is not None
+    wanted = config.with_values(
+        task=split.task, agent=settings["agent"], model=settings["model"], train=split.n_train,
+        test=split.n_test, seed=split.seed, max_turns=settings["max_turns"],
+        question_field=split.question_field, answer_field=split.answer_field,
+        optimizer_model=options["optimizer_model"], base_url=recorded_endpoint(options["base_url"]),
+        data=recorded_data(split.data_dir, repo.path) if given_data and split.data_dir else None)
+    committed = committed_config(repo.read_file("HEAD", CONFIG_FILE), where=f"HEAD:{CONFIG_FILE}")
+    changed = committed.changed(wanted) + (("sandbox",) if committed.sandbox != wanted.sandbox else ())
+    if not changed:
+        return
+    edited = repo.uncommitted()
+    if edited:
+        raise registry.DirtyWorkingTree(edited)
+    save_config(repo.path, wanted)
+    shown = ", ".join(name if name == "sandbox" else f"{name} {getattr(wanted, name)}" for name in changed)
+    repo.commit_worktree(f"settings: {shown}")
+
+
+def _train_config(options: Mapping[str, Any], seed: int) -> TrainConfig:
     return TrainConfig(epochs=options["epochs"], patience=options["patience"], max_steps=options["max_steps"],
-                       accept=options["accept"], batch=options["batch"], seed=options["seed"],
+                       accept=options["accept"], batch=options["batch"], seed=seed,
                        concurrency=options["concurrency"], test_functions=options["test_functions"],
                        max_tokens=options["max_tokens"], max_cost=options["max_cost"])
 
@@ -150,8 +184,8 @@ def _refuse_identity_changes(ctx: click.Context, options: Mapping[str, Any], rec
     for name in _IDENTITY:
         if _given(ctx, name) and options[name] != recorded.get(name):
             flag = {"n_train": "train", "n_test": "test"}.get(name, name).replace("_", "-")
-            raise click.UsageError(f"--{flag} cannot change when resuming run {record.run_id} "
-                                   f"(it is {recorded.get(name)!r}); start a new run instead")
+            raise CommandError(f"--{flag} cannot change when resuming run {record.run_id} "
+                               f"(it is {recorded.get(name)!r}); start a new run instead")
 
 
 def _overrides(ctx: click.Context, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,7 +197,8 @@ def _tasks(settings: Mapping[str, Any], data_dir: Path | None,
            root: Path) -> tuple[tuple[Task, ...], tuple[Task, ...], str]:
     splits = load_splits(settings["task"], root=root, cwd=root, n_train=settings["n_train"],
                          n_test=settings["n_test"], seed=settings["seed"], data_dir=data_dir,
-                         cache_dir=data_cache_dir())
+                         cache_dir=data_cache_dir(), question_field=settings.get("question_field", "question"),
+                         answer_field=settings.get("answer_field", "answer"))
     return splits.train.tasks, splits.test.tasks, splits.train.spec
 
 
@@ -171,7 +206,7 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
          record: RunRecord | None, train: tuple[Task, ...], test: tuple[Task, ...], label: str,
          options: Mapping[str, Any]) -> RunSummary:
     concurrency, use_cache = options["concurrency"], not options["no_cache"]
-    agent_llm = llm_config(settings["model"], base_url=options["base_url"], state_dir=repo.state_dir,
+    agent_llm = llm_config(settings["model"], base_url=endpoint(options["base_url"], config), state_dir=repo.state_dir,
                            use_cache=use_cache, concurrency=concurrency)
     optimizer_llm = replace(agent_llm, model=settings["optimizer_model"])
     agent = AgentConfig(kind=settings["agent"], max_turns=settings["max_turns"])

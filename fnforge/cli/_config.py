@@ -29,34 +29,60 @@ import tomli_w
 
 from fnforge.functions import FnforgeError
 from fnforge.sandbox import SandboxPolicy
+from fnforge.tasks import TaskSpec, TaskSpecError
 
-__all__ = ["CONFIG_FILE", "ENV_ISOLATION", "ConfigError", "PolicyChoice", "ToolsetConfig", "UserConfig",
-           "choose_policy", "load_config", "load_user_config", "policy_hash", "require_isolation", "sandbox_policy"]
+__all__ = ["CONFIG_FILE", "ENV_ISOLATION", "SETTINGS", "CommandError", "ConfigError", "PolicyChoice", "ToolsetConfig",
+           "UserConfig", "choose_policy", "committed_config", "load_config", "load_user_config", "parse_config", "policy_hash",
+           "read_document", "require_isolation", "sandbox_policy", "save_config", "setting_value", "write_document"]
 
 CONFIG_FILE = "fnforge.toml"
 ENV_USER_CONFIG = "FNFORGE_CONFIG"
 ENV_ISOLATION = "FNFORGE_SANDBOX_ISOLATION"
 
 
-class ConfigError(FnforgeError):
-    """Raised when fnforge.toml cannot be read or holds a bad value."""
+class CommandError(FnforgeError):
+    """Raised when a command is asked for something that cannot be done as asked (exit 2, like a bad flag).
+
+    One ``Error:`` line, as for every fnforge error (click's own usage errors add the usage line).
+    """
 
     exit_code = 2
 
 
+class ConfigError(CommandError):
+    """Raised when fnforge.toml cannot be read or holds a bad value, or a setting is unknown."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolsetConfig:
-    """The ``[fnforge]`` table plus the ``[sandbox]`` policy table, as written by ``fnforge init``."""
+    """The ``[fnforge]`` table (the defaults of every command) plus the ``[sandbox]`` policy table.
+
+    ``fnforge init`` writes it and ``fnforge train`` records what a run used, so
+    later commands (and clones) run on the same task set, split, data, agent,
+    model and endpoint. ``data`` is relative to the toolset's root when inside
+    it; empty strings mean "not set" (the built-in default applies). The API
+    key is never stored.
+    """
 
     task: str = "math:algebra"
     agent: str = "tool"
     model: str = "gpt-4o-mini"
     optimizer_model: str = ""
+    base_url: str = ""
+    data: str = ""
+    train: int = 20
+    test: int = 80
+    seed: int = 0
+    max_turns: int = 10
+    question_field: str = "question"
+    answer_field: str = "answer"
     sandbox: dict[str, Any] = field(default_factory=dict)
 
     def to_toml(self) -> str:
-        """The file's text (stable layout, so the first commit is reproducible)."""
-        table = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sandbox"}
+        """The file's text: the keys every toolset records, then the others that are set (stable layout)."""
+        default = ToolsetConfig()
+        table = {name: getattr(self, name) for name in SETTINGS
+                 if name in _ALWAYS_WRITTEN or getattr(self, name) not in ("", getattr(default, name))}
         document: dict[str, Any] = {"fnforge": table}
         if self.sandbox:
             document["sandbox"] = self.sandbox
@@ -65,6 +91,53 @@ class ToolsetConfig:
     def with_values(self, **values: Any) -> ToolsetConfig:
         """A copy with every non-None value of ``values`` set."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def changed(self, other: ToolsetConfig) -> tuple[str, ...]:
+        """The settings whose values differ in ``other`` (in :data:`SETTINGS` order)."""
+        return tuple(name for name in SETTINGS if getattr(self, name) != getattr(other, name))
+
+
+SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(ToolsetConfig) if f.name != "sandbox")
+"""The keys of the ``[fnforge]`` table, in the order the file lists them."""
+_ALWAYS_WRITTEN = frozenset({"task", "agent", "model", "train", "test", "seed"})
+_COUNTS = {"train": 0, "test": 0, "seed": None, "max_turns": 1}  # integer settings and their minimum
+
+
+def setting_value(name: str, text: str) -> Any:
+    """The value of setting ``name`` written as ``text`` (``fnforge config KEY VALUE``), checked.
+
+    Raises:
+        ConfigError: ``name`` is no setting, or ``text`` is no valid value for it.
+    """
+    if name not in SETTINGS:
+        raise ConfigError(f"unknown setting {name!r}; settings: {', '.join(SETTINGS)}")
+    value: Any = text
+    if name in _COUNTS:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, not {text!r}") from None
+    _check_value(name, value)
+    if name == "task":  # checked when set; a file that names a bad one fails where the task set is read
+        try:
+            TaskSpec.parse(value)
+        except TaskSpecError as exc:
+            raise ConfigError(f"task: {exc}") from None
+    return value
+
+
+def _check_value(name: str, value: Any) -> None:
+    if name in _COUNTS:
+        least = _COUNTS[name]
+        if not isinstance(value, int) or isinstance(value, bool) or (least is not None and value < least):
+            raise ConfigError(f"{name} must be an integer" + (f" of at least {least}" if least is not None else "")
+                              + f", not {value!r}")
+    elif not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {value!r}")
+    elif name == "agent" and value not in ("tool", "react"):
+        raise ConfigError(f"agent must be 'tool' or 'react', not {value!r}")
+    elif name in ("model", "question_field", "answer_field") and not value.strip():
+        raise ConfigError(f"{name} must not be empty")
 
 
 def load_config(directory: Path) -> ToolsetConfig:
@@ -76,19 +149,71 @@ def load_config(directory: Path) -> ToolsetConfig:
     path = directory / CONFIG_FILE
     if not path.is_file():
         return ToolsetConfig()
+    return parse_config(read_document(path), where=str(path))
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The TOML document of a ``fnforge.toml`` (for editing it table by table).
+
+    Raises:
+        ConfigError: the file is not valid TOML.
+    """
     try:
-        document = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    table = dict(document.get("fnforge", {}))
-    known = {f.name for f in fields(ToolsetConfig)} - {"sandbox"}
-    unknown = sorted(set(table) - known)
+
+
+def parse_config(document: dict[str, Any], *, where: str) -> ToolsetConfig:
+    """A ``fnforge.toml`` document (already parsed) as a config.
+
+    Raises:
+        ConfigError: unknown keys or bad values (the message starts with ``where``).
+    """
+    table = document.get("fnforge", {})
+    sandbox = document.get("sandbox", {})
+    if not isinstance(table, dict) or not isinstance(sandbox, dict):
+        raise ConfigError(f"{where}: [fnforge] and [sandbox] must be tables")
+    unknown = sorted(set(table) - set(SETTINGS))
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) in [fnforge]: {', '.join(unknown)}")
-    config = ToolsetConfig(**table, sandbox=dict(document.get("sandbox", {})))
-    if config.agent not in ("tool", "react"):
-        raise ConfigError(f"{path}: agent must be 'tool' or 'react', not {config.agent!r}")
-    return config
+        raise ConfigError(f"{where}: unknown key(s) in [fnforge]: {', '.join(unknown)}")
+    for name, value in table.items():
+        try:
+            _check_value(name, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return ToolsetConfig(**table, sandbox=dict(sandbox))
+
+
+def committed_config(data: bytes | None, *, where: str) -> ToolsetConfig:
+    """The config in the bytes of a committed ``fnforge.toml`` (``Repository.read_file``); None gives the defaults.
+
+    Raises:
+        ConfigError: not valid TOML, unknown keys or bad values (the message starts with ``where``).
+    """
+    if data is None:
+        return ToolsetConfig()
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    return parse_config(document, where=where)
+
+
+def save_config(directory: Path, config: ToolsetConfig) -> Path:
+    """Write ``config`` as ``<directory>/fnforge.toml`` (other tables of the file are kept) and return its path."""
+    path = directory / CONFIG_FILE
+    document = read_document(path) if path.is_file() else {}
+    document.update(tomllib.loads(config.to_toml()))
+    if not config.sandbox:
+        document.pop("sandbox", None)
+    write_document(path, document)
+    return path
+
+
+def write_document(path: Path, document: dict[str, Any]) -> None:
+    """Write a TOML document (see :func:`read_document`)."""
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
 
 
 def policy_hash(table: dict[str, Any]) -> str:
@@ -128,7 +253,7 @@ class UserConfig:
 
     def save(self) -> None:
         """Write the file back (other tables in it are kept)."""
-        document = _read_toml(self.path) if self.path.is_file() else {}
+        document = read_document(self.path) if self.path.is_file() else {}
         document["trust"] = {**document.get("trust", {}), "policies": list(self.trusted)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(tomli_w.dumps(document), encoding="utf-8")
@@ -145,19 +270,12 @@ def load_user_config(environ: dict[str, str] | None = None) -> UserConfig:
         platformdirs.user_config_path("fnforge") / "config.toml")
     if not path.is_file():
         return UserConfig(path=path)
-    document = _read_toml(path)
+    document = read_document(path)
     sandbox, trust = document.get("sandbox", {}), document.get("trust", {})
     policies = trust.get("policies", []) if isinstance(trust, dict) else None
     if not isinstance(sandbox, dict) or not isinstance(policies, list) or not all(isinstance(p, str) for p in policies):
         raise ConfigError(f"{path}: [sandbox] must be a table and [trust] policies a list of strings")
     return UserConfig(path=path, sandbox=dict(sandbox), trusted=tuple(policies))
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

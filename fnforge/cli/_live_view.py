@@ -19,21 +19,21 @@ from rich.table import Table
 from rich.text import Text
 
 from fnforge.cli._terminal import visible
+from fnforge.functions import plural
 from fnforge.optimizer import (
     Phase, PhaseStarted, RunFinished, RunStarted, RunStop, RunSummary, Spend, StepFinished, StepStatus, TaskDone,
     TrainEvent,
 )
 
-__all__ = ["LiveView", "PlainView", "print_summary", "step_line", "summary_table"]
+__all__ = ["LiveView", "PlainView", "print_summary", "step_line", "summary_rows"]
 
 _STYLE = {StepStatus.INITIAL: "blue", StepStatus.ACCEPTED: "green", StepStatus.REJECTED: "red",
           StepStatus.UNCHANGED: "dim"}
 _MARK = {StepStatus.INITIAL: "●", StepStatus.ACCEPTED: "✓", StepStatus.REJECTED: "✗", StepStatus.UNCHANGED: "·"}
-_STOP = {RunStop.EPOCHS: "reached {epochs} accepted epochs", RunStop.PATIENCE: "early stop after {patience} "
-         "steps without improvement", RunStop.MAX_STEPS: "reached --max-steps", RunStop.BUDGET: "budget spent"}
+_STOP = {RunStop.EPOCHS: "reached {epochs}", RunStop.PATIENCE: "early stop after {patience} without improvement", RunStop.MAX_STEPS: "reached --max-steps", RunStop.BUDGET: "budget spent"}
 _ROWS = 12
 _PHASE_LABEL = {Phase.INITIAL: "step 0 · evaluating the initial set",
-                Phase.OPTIMIZE: "step {step} · optimizer",
+                Phase.OPTIMIZE: "step {step} · asking the optimizer LLM…",
                 Phase.EVALUATE: "step {step} · evaluating the trial",
                 Phase.BASELINE: "step {step} · scoring the best",
                 Phase.TEST: "test · evaluating the best set"}
@@ -65,39 +65,39 @@ def _started_line(event: RunStarted) -> str:
             f"epochs {event.epochs}, patience {event.patience}{steps}")
 
 
-def summary_table(summary: RunSummary, *, epochs: int, patience: int) -> Table:
-    """The end-of-run table: why it stopped, steps, scores, test score, best commit, spend, summary path."""
-    table = Table(title=f"Training run {summary.run_id} ({summary.branch})", show_header=False, box=None,
-                  title_justify="left", pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    stop = _STOP[summary.stop].format(epochs=epochs, patience=patience)
-    table.add_row("stopped", stop + (" (resumed)" if summary.resumed else ""))
-    table.add_row("steps", f"{summary.steps} ({summary.epochs} accepted, {summary.rejected} rejected, "
-                           f"{summary.unchanged} unchanged)")
+def summary_rows(summary: RunSummary, *, epochs: int, patience: int) -> list[tuple[str, str]]:
+    """The end-of-run facts as (label, value): why it stopped, steps, scores, test score, best commit, spend."""
+    stop = _STOP[summary.stop].format(epochs=plural(epochs, "accepted epoch"),
+                                      patience=plural(patience, "step"))
+    rows = [("stopped", stop + (" (resumed)" if summary.resumed else "")),
+            ("steps", f"{summary.steps} ({summary.epochs} accepted, {summary.rejected} rejected, "
+                      f"{summary.unchanged} unchanged)")]
     calls = sum(r.optimizer_calls for r in summary.history)
     cached = sum(r.optimizer_cached for r in summary.history)
-    table.add_row("optimizer", f"{calls} requests" + (f" ({cached} from the cache)" if cached else ""))
-    table.add_row("train score", f"{summary.initial_score:.4f} -> {summary.best_score:.4f}")
+    rows.append(("optimizer", plural(calls, "request") + (f" ({cached} from the cache)" if cached else "")))
+    rows.append(("train score", f"{summary.initial_score:.4f} -> {summary.best_score:.4f}"))
     if summary.test is not None:
         test = summary.test
-        table.add_row("test score", f"{test.accuracy:.4f} ({test.correct}/{test.n}, 95% CI "
-                                    f"{test.ci95[0]:.2f}-{test.ci95[1]:.2f}), functions: {test.policy} "
-                                    f"({len(test.functions)})")
+        rows.append(("test score", f"{test.accuracy:.4f} ({test.correct}/{test.n}, 95% CI "
+                                   f"{test.ci95[0]:.2f}-{test.ci95[1]:.2f}), functions: {test.policy} "
+                                   f"({len(test.functions)})"))
     else:
         why = "budget spent" if summary.stop is RunStop.BUDGET else "no test tasks"
-        table.add_row("test score", f"not evaluated ({why}); run: fnforge eval best --split test")
+        rows.append(("test score", f"not evaluated ({why}); run: fnforge eval best/{summary.branch} --split test"))
     names = ", ".join(summary.best_functions) or "(no functions)"
-    table.add_row("best", f"{summary.best_commit[:7]}  {names}")
-    table.add_row("spent", f"{summary.tokens:,} tokens, ${summary.cost:.4f}")
-    return table
+    rows.append(("best", f"{summary.best_commit[:7]}  {names}"))
+    rows.append(("spent", f"{summary.tokens:,} tokens, ${summary.cost:.4f}"))
+    return rows
 
 
 def print_summary(console: Console, summary: RunSummary, *, epochs: int, patience: int) -> None:
-    """The end-of-run table, then where the summary is and how to read the run (lines never wrapped)."""
-    console.print(summary_table(summary, epochs=epochs, patience=patience))
-    console.print(f"Run summary: {_shown_path(summary.path)}", soft_wrap=True)
-    console.print(f"Read it with: fnforge log  |  fnforge report --run {summary.run_id} --out report", soft_wrap=True)
+    """The end-of-run facts, then where the summary is and how to read the run (lines never wrapped or padded)."""
+    console.print(Text(f"Training run {summary.run_id} ({summary.branch})", style="bold"), soft_wrap=True)
+    for label, value in summary_rows(summary, epochs=epochs, patience=patience):
+        console.print(Text.assemble((f"{label:<12}", "bold"), " ", visible(value)), soft_wrap=True)
+    console.print(f"Run summary: {_shown_path(summary.path)}", soft_wrap=True, markup=False, highlight=False)
+    console.print(f"Read it with: fnforge log  |  fnforge report --run {summary.run_id} --out report", soft_wrap=True,
+                  markup=False, highlight=False)
 
 
 def _shown_path(path: str) -> str:
@@ -135,6 +135,7 @@ class LiveView:
         self._phase: PhaseStarted | None = None
         self._progress: TaskDone | None = None
         self._rows: list[StepFinished] = []
+        self._finished = False  # the last frame lists every step, step 0 included
         self._epochs = self._patience = 0
         self._stale, self._epoch = 0, 0
         self._spent = Spend()
@@ -144,7 +145,7 @@ class LiveView:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._phase = None
+        self._phase, self._finished = None, True
         self._live.update(self._render(), refresh=True)
         self._live.stop()
 
@@ -171,7 +172,7 @@ class LiveView:
             line = Table.grid(padding=(0, 1))
             label = _PHASE_LABEL[phase.phase].format(step=phase.step)
             if phase.phase is Phase.OPTIMIZE or not phase.total:
-                line.add_row(Text(label), Text("asking the optimizer LLM…", style="dim"))
+                line.add_row(Text(label))
             else:
                 done = self._progress.done if self._progress is not None else 0
                 correct = self._progress.correct if self._progress is not None else 0
@@ -189,7 +190,7 @@ class LiveView:
         for name, justify in (("step", "right"), ("epoch", "right"), ("status", "left"), ("train", "right"),
                               ("best", "right"), ("opt", "right"), ("commit", "left"), ("change", "left")):
             table.add_column(name, justify=justify, no_wrap=name != "change")  # type: ignore[arg-type]
-        for row in self._rows[-_ROWS:]:
+        for row in self._rows if self._finished else self._rows[-_ROWS:]:
             style = _STYLE[row.status]
             table.add_row(str(row.step), str(row.epoch), Text(f"{_MARK[row.status]} {row.status.value}", style=style),
                           f"{row.score:.4f}", f"{row.best_score:.4f}", _requests(row), (row.commit or "-")[:7],

@@ -4,12 +4,9 @@ This is the one place the command line turns flags, environment variables and
 ``fnforge.toml`` into the objects the library takes (nothing below ``fnforge/``
 reads the environment):
 
-- :func:`llm_options` / :func:`data_option`: the click options ``--model``,
-  ``--base-url`` (or ``OPENAI_BASE_URL``), ``--concurrency``, ``--no-cache``
-  and ``--data`` (or ``FNFORGE_DATA``), for any command;
-- :func:`data_cache_dir`: where ``fnforge data pull`` puts datasets (the user
-  cache folder), which the loaders read after ``--data`` and before the
-  built-in slice;
+- :func:`llm_options`: the click options ``--model``, ``--base-url`` (or
+  ``OPENAI_BASE_URL``), ``--concurrency`` and ``--no-cache``, for any command
+  (``--data`` and the split flags are in ``_settings``);
 - :func:`llm_config`: those values plus ``OPENAI_API_KEY`` -> ``agents.LLMConfig``
   (with the response cache in the repository's state folder);
 - :func:`open_sandbox`: ``[sandbox]`` of ``fnforge.toml`` -> a sandbox;
@@ -52,13 +49,10 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "ENV_API_KEY",
     "ENV_BASE_URL",
-    "ENV_DATA",
     "ENV_DATA_URL",
     "EVAL_CACHE_FILE",
     "LLM_CACHE_FILE",
     "PRICES",
-    "data_cache_dir",
-    "data_option",
     "llm_config",
     "llm_options",
     "open_eval_cache",
@@ -69,7 +63,6 @@ __all__ = [
 
 ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_API_KEY = "OPENAI_API_KEY"
-ENV_DATA = "FNFORGE_DATA"
 ENV_DATA_URL = "FNFORGE_DATA_URL"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 EVAL_CACHE_FILE = "eval-cache.sqlite"
@@ -113,31 +106,6 @@ def llm_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
-
-
-def data_option(command: F) -> F:
-    """Add ``--data DIR`` (or ``FNFORGE_DATA``): the folder holding math/, gsm8k/, tabmwp/.
-
-    The command receives ``data_dir`` (None: pass ``cache_dir=data_cache_dir()``
-    to the loaders, which then read the pulled copy, else the built-in slice).
-    """
-    option = click.option("--data", "data_dir", envvar=ENV_DATA, show_envvar=True,
-                          type=click.Path(file_okay=False, path_type=Path),
-                          help="Folder with math/, gsm8k/, tabmwp/ (default: what `fnforge data pull` "
-                               "fetched, else the built-in slice of MATH and GSM8K).")
-    return option(command)
-
-
-def data_cache_dir() -> Path:
-    """The folder ``fnforge data pull`` fills by default: ``data/`` in the user cache folder.
-
-    Example:
-        >>> data_cache_dir().name
-        'data'
-    """
-    import platformdirs
-
-    return platformdirs.user_cache_path("fnforge", appauthor=False) / "data"
 
 
 def llm_config(model: str, *, base_url: str | None = None, state_dir: Path | None = None,

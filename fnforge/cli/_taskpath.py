@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fnforge.tasks import TaskSpec, TaskSplits, make_splits
+if TYPE_CHECKING:  # fnforge.tasks loads when a spec is read: every --help imports this module
+    from fnforge.tasks import TaskSpec, TaskSplits
 
 __all__ = ["load_splits", "loadable_spec", "portable_spec"]
 
@@ -35,6 +37,8 @@ def portable_spec(spec: str, *, root: Path, cwd: Path) -> str:
     Raises:
         TaskSpecError: ``spec`` is not a task set.
     """
+    from fnforge.tasks import TaskSpec
+
     parsed = TaskSpec.parse(spec)
     if parsed.path is None:
         return str(parsed)
@@ -54,6 +58,8 @@ def loadable_spec(spec: str, *, root: Path) -> str:
     Raises:
         TaskSpecError: ``spec`` is not a task set.
     """
+    from fnforge.tasks import TaskSpec
+
     parsed = TaskSpec.parse(spec)
     if parsed.path is None or parsed.path.is_absolute():
         return str(parsed)
@@ -61,7 +67,8 @@ def loadable_spec(spec: str, *, root: Path) -> str:
 
 
 def load_splits(spec: str, *, root: Path, cwd: Path, n_train: int | None, n_test: int | None, seed: int,
-                data_dir: Path | None = None, cache_dir: Path | None = None) -> TaskSplits:
+                data_dir: Path | None = None, cache_dir: Path | None = None, question_field: str = "question",
+                answer_field: str = "answer") -> TaskSplits:
     """:func:`tasks.make_splits` for a spec given in ``cwd``, loaded from the toolset and labelled portably.
 
     Both selections' ``spec`` (which becomes ``Tasks`` trailers and notes) is :func:`portable_spec`'s.
@@ -70,6 +77,9 @@ def load_splits(spec: str, *, root: Path, cwd: Path, n_train: int | None, n_test
         TaskError: as for :func:`tasks.make_splits`.
     """
     portable = portable_spec(spec, root=root, cwd=cwd)
+    from fnforge.tasks import TaskSplits, make_splits
+
     splits = make_splits(loadable_spec(portable, root=root), n_train=n_train, n_test=n_test, seed=seed,
-                         data_dir=data_dir, cache_dir=cache_dir)
+                         data_dir=data_dir, cache_dir=cache_dir, question_field=question_field,
+                         answer_field=answer_field)
     return TaskSplits(train=replace(splits.train, spec=portable), test=replace(splits.test, spec=portable))

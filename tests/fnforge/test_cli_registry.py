@@ -55,10 +55,10 @@ def trained(toolset: registry.Repository) -> registry.Repository:
 
 
 def test_init_writes_config_and_first_commit(tmp_path: Path, env: dict[str, str]) -> None:
-    result = ok(env, "-C", str(tmp_path), "init", "demo", "--task", "math:nt", "--agent", "react", "--model", "m1")
+    result = ok(env, "-C", str(tmp_path), "init", "demo", "--task", "math:number_theory", "--agent", "react", "--model", "m1")
     config = load_config(tmp_path / "demo")
-    assert (config.task, config.agent, config.model) == ("math:nt", "react", "m1")
-    assert result.stdout == f"Initialized toolset in {tmp_path / 'demo'} (task math:nt, agent react, model m1)\n"
+    assert (config.task, config.agent, config.model) == ("math:number_theory", "react", "m1")
+    assert result.stdout == f"Initialized toolset in {tmp_path / 'demo'} (task math:number_theory, agent react, model m1)\n"
     with registry.open(tmp_path / "demo") as repo:
         assert [v.subject for v in repo.log()] == ["init toolset"]
 
@@ -112,7 +112,7 @@ def test_show_prints_one_function_spec_and_code(trained: registry.Repository, en
 
 def test_show_json_of_function(trained: registry.Repository, env: dict[str, str]) -> None:
     data = json.loads(ok(env, "-C", str(trained.path), "show", "--json", "HEAD:b").stdout)
-    assert data == _function("b").to_dict()
+    assert data == {**_function("b").to_dict(), "problems": []}
 
 
 def test_diff_prints_per_function_unified_diff(trained: registry.Repository, env: dict[str, str]) -> None:

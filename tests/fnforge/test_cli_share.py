@@ -74,7 +74,7 @@ def test_clone_keeps_a_clean_toolset_and_reports_the_verification(
 ) -> None:
     toolset.add_note("HEAD", {"train": {"accuracy": 0.5, "n": 2, "correct": 1}})
     result = ok(env, "clone", str(toolset.path), str(tmp_path / "copy"))
-    assert "verified 2 commits, 1 function versions, 1 notes: 0 errors, 0 warnings" in result.stdout
+    assert "verified 2 commits, 1 function version, 1 note: 0 errors, 0 warnings" in result.stdout
     with registry.open(tmp_path / "copy") as clone:
         assert clone.read() == toolset.read()
 

@@ -63,7 +63,7 @@ def test_train_command_prints_steps_and_the_summary_table(tmp_path: Path, llm_se
     assert lines[2].startswith("step   1  accepted  train 1.0000  best 1.0000  opt  2  ")
     assert lines[2].endswith("epoch 1: add solve_linear")
     assert lines[3] == "step   2  unchanged train 1.0000  best 1.0000  opt  1  -        epoch 1: no change (terminated)"
-    assert "early stop after 1 steps without improvement" in result.output
+    assert "early stop after 1 step without improvement" in result.output
     assert "optimizer    3 requests" in result.output
     assert "test score   1.0000 (4/4" in result.output
     assert f".git/fnforge/runs/{run}/summary.json" in result.output
@@ -109,7 +109,7 @@ def test_train_resume_accepts_the_runs_own_values(tmp_path: Path, llm_server: Sc
                                       "--accept", "strict", "--patience", "1", "--max-steps", "5"],
                                 env=_env(llm_server))
     assert result.exit_code == 0, result.stderr
-    assert "resuming run" in result.output and "stopped      early stop after 1 steps" in result.output
+    assert "resuming run" in result.output and "stopped      early stop after 1 step without" in result.output
 
 
 @pytest.mark.parametrize("flag", [["--seed", "1"], ["--batch", "2"], ["--accept", "ties"], ["--model", "other"]])
@@ -207,6 +207,31 @@ def test_live_view_shows_phase_progress_steps_and_spend() -> None:
     assert re.search(r"step +epoch +status +train +best +opt +commit +change", text)
     assert re.search(r"1 +1  ✓ accepted +0.7500  0.7500 +3 \(1 cached\)  abcdef0  epoch 1: add solve", text)
     assert "epoch 1/10 · without improvement 0/3 · 1,234 tokens, $0.5000" in text
+
+
+def _step(step: int) -> StepFinished:
+    status = StepStatus.INITIAL if step == 0 else StepStatus.UNCHANGED
+    return StepFinished(step=step, epoch=0, status=status, score=0.25, best_score=0.25,
+                        subject=f"epoch 0: step {step}", commit="abcdef0123" if step == 0 else None, rollback=None,
+                        rejections=0, stale=step, spent=Spend(), optimizer_calls=int(step > 0), optimizer_cached=0)
+
+
+def test_live_view_last_frame_lists_every_step_from_step_0() -> None:
+    output = io.StringIO()
+    with LiveView(Console(file=output, force_terminal=True, width=120, color_system=None)) as view:
+        for step in range(15):  # more than the live table's rows
+            view(_step(step))
+        last_live_frame = output.getvalue()
+    final = output.getvalue()[len(last_live_frame):]
+    assert "epoch 0: step 0" in final and "epoch 0: step 14" in final
+
+
+def test_live_view_says_once_that_it_asks_the_optimizer() -> None:
+    output = io.StringIO()
+    with LiveView(Console(file=output, force_terminal=True, width=120, color_system=None)) as view:
+        view(PhaseStarted(step=2, phase=Phase.OPTIMIZE, total=0))
+        text = output.getvalue()
+    assert "step 2 · asking the optimizer LLM…" in text and "optimizer asking" not in text
 
 
 # ---------------------------------------------------------------- SIGKILL and --resume
@@ -325,7 +350,8 @@ def test_train_survives_sigkill_at_seven_points_and_resumes_to_the_same_best(
         summary = json.loads((repo.state_dir / "runs" / run / "summary.json").read_text())
         statuses = [(v.status, v.trailer("Step")) for v in reversed(repo.log())][1:]
         best_root = repo.read_file(summary["best_commit"], "fnforge.toml")
-    assert statuses == [("initial", "0"), ("accepted", "1"), ("rejected", "2"), ("rollback", "2")]
+    # the first run commits the sizes it uses to fnforge.toml ("settings: ..."), once
+    assert statuses == [("manual", None), ("initial", "0"), ("accepted", "1"), ("rejected", "2"), ("rollback", "2")]
     assert (summary["best_tree"], summary["best_score"]) == (expected["best_tree"], expected["best_score"])
     assert summary["test"] == expected["test"] and summary["steps"] == expected["steps"]
     assert best_root is not None

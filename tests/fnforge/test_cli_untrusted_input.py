@@ -47,7 +47,6 @@ def deep_toolset(tmp_path: Path, env: dict[str, str]) -> Path:
 @pytest.mark.parametrize(("args", "code"), [
     (("commit", "-m", "x"), 2),
     (("call", "deep", "--args", '{"x": 1}'), 2),
-    (("show", "HEAD:deep"), 2),
     (("export", "HEAD", "--format", "python"), 2),
     (("verify",), 3),
 ])
@@ -57,6 +56,13 @@ def test_a_deeply_nested_spec_file_is_one_error_line(deep_toolset: Path, env: di
     assert result.exit_code == code, result.output
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1 and "Traceback" not in result.output and "RecursionError" not in result.output
+
+
+def test_show_displays_a_deeply_nested_spec_with_its_problem_beneath(deep_toolset: Path, env: dict[str, str]) -> None:
+    result = run(env, "-C", str(deep_toolset), "show", "HEAD:deep")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# deep  (HEAD:functions/deep.py)\n" + CODE.decode())
+    assert "# 1 problem:\n#   functions/deep.json is not valid JSON: the JSON text nests deeper than 64 levels" in result.stdout
 
 
 def test_clone_refuses_a_deeply_nested_spec_file_with_one_error_line(deep_toolset: Path, env: dict[str, str],

@@ -96,7 +96,7 @@ def test_write_report_inlines_the_learning_curve_and_every_best_function(repo: r
 
 def test_summary_lines_give_scores_and_complexity(repo: registry.Repository) -> None:
     lines = summary_lines(build_report(repo))
-    assert lines[0] == "branch main, run r1: 4 scored steps (2 accepted, 1 rejected)"
+    assert lines[0] == "branch main, run r1: 4 steps (2 accepted, 1 rejected, 0 unchanged)"
     assert lines[1].endswith("train 0.2500 -> 0.7500, test 0.6250")
     assert lines[2] == "2 functions, mean cyclomatic complexity 2.0"
 
@@ -115,3 +115,25 @@ def test_report_renders_headless_to_a_non_blank_screenshot(repo: registry.Reposi
     assert image.size == (1200, 1600)
     low, high = image.getextrema()
     assert high - low > 100  # text and the plot, not a blank page
+
+
+def test_build_report_shows_the_steps_that_committed_nothing(repo: registry.Repository) -> None:
+    from fnforge.optimizer._live import Spend, StepStatus
+    from fnforge.optimizer._run_state import StepRecord, append_step
+
+    append_step(repo, "r1", StepRecord(step=4, epoch=2, status=StepStatus.UNCHANGED, score=0.75, best_score=0.75,
+                                       subject="epoch 2: no change (terminated)"), Spend())
+    report = build_report(repo)
+    assert [(p.step, p.status) for p in report.steps][-2:] == [(3, "accepted"), (4, "unchanged")]
+    assert summary_lines(report)[0] == "branch main, run r1: 5 steps (2 accepted, 1 rejected, 1 unchanged)"
+
+
+def test_plots_of_one_epoch_span_whole_numbers_around_it() -> None:
+    from matplotlib.figure import Figure
+
+    from fnforge.optimizer._plots import _whole_numbers
+
+    axes = Figure().add_subplot()
+    axes.plot([1], [3], marker="o")
+    _whole_numbers(axes, [1])
+    assert axes.get_xlim() == (0.5, 1.5)  # matplotlib alone gives 0.945...1.055

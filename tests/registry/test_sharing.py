@@ -105,7 +105,7 @@ def test_push_train_push_again_then_pull_into_an_earlier_clone(tmp_path: Path, l
                                                                 remote_url: str) -> None:
     mine = _toolset(tmp_path / "mine", llm_server)
     assert (mine / "fnforge.toml").read_text() == '[fnforge]\ntask = "jsonl:tasks/linear.jsonl"\n' \
-        'agent = "tool"\nmodel = "gpt-4o-mini"\noptimizer_model = ""\n'
+        'agent = "tool"\nmodel = "gpt-4o-mini"\ntrain = 20\ntest = 80\nseed = 0\n'
     fnforge(llm_server, mine, "remote", "add", "origin", remote_url)
     fnforge(llm_server, mine, "train", "--max-steps", "0", *TRAIN)
     fnforge(llm_server, mine, "push", "--with-answers")
