@@ -42,10 +42,11 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[tuple[str, list[st
     seen: list[str] = []
 
     class Counting(handler):  # type: ignore[valid-type, misc]
-        def handle_one_request(self) -> None:
-            super().handle_one_request()
-            if getattr(self, "command", None):
+        def parse_request(self) -> bool:  # counted before the reply is sent: the client may read it at once
+            parsed: bool = super().parse_request()
+            if parsed:
                 seen.append(self.command)
+            return parsed
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Counting)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
