@@ -36,7 +36,8 @@ _PHASE_LABEL = {Phase.INITIAL: "step 0 · evaluating the initial set",
                 Phase.OPTIMIZE: "step {step} · optimizer",
                 Phase.EVALUATE: "step {step} · evaluating the trial",
                 Phase.BASELINE: "step {step} · scoring the best",
-                Phase.TEST: "test · evaluating the best set"}
+                Phase.TEST: "test · evaluating the best set",
+                Phase.VALIDATE: "step {step} · validating"}
 
 
 def _spent(spent: Spend) -> str:
