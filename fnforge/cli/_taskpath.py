@@ -61,7 +61,7 @@ def loadable_spec(spec: str, *, root: Path) -> str:
 
 
 def load_splits(spec: str, *, root: Path, cwd: Path, n_train: int | None, n_test: int | None, seed: int,
-                data_dir: Path | None = None, cache_dir: Path | None = None) -> TaskSplits:
+                data_dir: Path | None = None, cache_dir: Path | None = None, n_val: int = 0) -> TaskSplits:
     """:func:`tasks.make_splits` for a spec given in ``cwd``, loaded from the toolset and labelled portably.
 
     Both selections' ``spec`` (which becomes ``Tasks`` trailers and notes) is :func:`portable_spec`'s.
@@ -71,5 +71,6 @@ def load_splits(spec: str, *, root: Path, cwd: Path, n_train: int | None, n_test
     """
     portable = portable_spec(spec, root=root, cwd=cwd)
     splits = make_splits(loadable_spec(portable, root=root), n_train=n_train, n_test=n_test, seed=seed,
-                         data_dir=data_dir, cache_dir=cache_dir)
-    return TaskSplits(train=replace(splits.train, spec=portable), test=replace(splits.test, spec=portable))
+                         data_dir=data_dir, cache_dir=cache_dir, n_val=n_val)
+    val = replace(splits.val, spec=portable) if splits.val is not None else None
+    return TaskSplits(train=replace(splits.train, spec=portable), test=replace(splits.test, spec=portable), val=val)
