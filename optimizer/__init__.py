@@ -35,6 +35,7 @@ from fnforge.optimizer._report import (
     write_report,
 )
 from fnforge.optimizer._run_state import RunRecord, TrainingError, find_run
+from fnforge.optimizer._significance import TaskFlips, sign_test_p, task_flips
 from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._trainer import Trainer
@@ -85,6 +86,7 @@ __all__ = [
     "StepResult",
     "StepStatus",
     "TaskDone",
+    "TaskFlips",
     "TaskResult",
     "TestScore",
     "TrainConfig",
@@ -105,8 +107,10 @@ __all__ = [
     "plot_heatmap",
     "plot_learning_curve",
     "read_summary",
+    "sign_test_p",
     "smoke_arguments",
     "summary_lines",
+    "task_flips",
     "transfer_matrix",
     "wilson_interval",
     "write_report",

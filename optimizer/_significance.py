@@ -21,12 +21,12 @@ its exact bound (:mod:`optimizer._early_reject`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
 from typing import Hashable, Literal
 
-__all__ = ["ACCEPT_RULES", "Decision", "Unit", "decide", "sign_test_p"]
+__all__ = ["ACCEPT_RULES", "Decision", "TaskFlips", "Unit", "decide", "sign_test_p", "task_flips"]
 
 ACCEPT_RULES = ("strict", "ties", "significant")
 AcceptRule = Literal["strict", "ties", "significant"]
@@ -92,3 +92,45 @@ def decide(trial: Mapping[Unit, bool], best: Mapping[Unit, bool], rule: AcceptRu
         accepted = correct > best_correct and p_value < alpha
     return Decision(accepted=accepted, correct=correct, best_correct=best_correct, wins=wins, losses=losses,
                     p_value=p_value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFlips:
+    """The units whose outcome differs between two evaluations, and the paired test of ``new`` over ``old``.
+
+    Units are ``task_id`` (``task_id#r`` for rollout ``r > 0``); ``gained``: wrong in ``old``, right in
+    ``new``; ``lost``: the reverse; ``p_value``: the one-sided exact sign test that ``new`` is better.
+    """
+
+    paired: int
+    gained: tuple[str, ...]
+    lost: tuple[str, ...]
+    p_value: float
+
+
+def task_flips(old: Sequence[Mapping[str, object]], new: Sequence[Mapping[str, object]]) -> TaskFlips:
+    """Pair two notes' per-task results (``task_id``, ``correct``) and list the flips.
+
+    A task listed k times is k rollouts (the trainer lists rollout 0's tasks first, then rollout 1's...),
+    so the i-th listing of a task in one is paired with its i-th listing in the other.
+
+    Example:
+        >>> task_flips([{"task_id": "a", "correct": False}], [{"task_id": "a", "correct": True}]).gained
+        ('a',)
+    """
+    before, after = _by_unit(old), _by_unit(new)
+    units = [u for u in after if u in before]
+    gained = tuple(u for u in units if after[u] and not before[u])
+    lost = tuple(u for u in units if before[u] and not after[u])
+    return TaskFlips(paired=len(units), gained=gained, lost=lost, p_value=sign_test_p(len(gained), len(lost)))
+
+
+def _by_unit(results: Sequence[Mapping[str, object]]) -> dict[str, bool]:
+    seen: dict[str, int] = {}
+    units: dict[str, bool] = {}
+    for result in results:
+        task = str(result.get("task_id"))
+        rollout = seen.get(task, 0)
+        seen[task] = rollout + 1
+        units[task if rollout == 0 else f"{task}#{rollout}"] = bool(result.get("correct"))
+    return units

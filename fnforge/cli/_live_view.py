@@ -80,6 +80,8 @@ def summary_table(summary: RunSummary, *, epochs: int, patience: int) -> Table:
     cached = sum(r.optimizer_cached for r in summary.history)
     table.add_row("optimizer", f"{calls} requests" + (f" ({cached} from the cache)" if cached else ""))
     table.add_row("train score", f"{summary.initial_score:.4f} -> {summary.best_score:.4f}")
+    if summary.best_val is not None:
+        table.add_row("validation score", f"{summary.best_val:.4f} (selects the best)")
     if summary.test is not None:
         test = summary.test
         table.add_row("test score", f"{test.accuracy:.4f} ({test.correct}/{test.n}, 95% CI "
