@@ -34,7 +34,6 @@ another reason (its conversation too long, its scoring out of time) is just wron
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -45,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from fnforge.functions import FunctionSet
 from fnforge.registry import DirtyWorkingTree
 from fnforge.tasks import ScoringPool, selection_hash
-from fnforge.optimizer._agent_optimizer import Failure, History, StepResult
+from fnforge.optimizer._agent_optimizer import Failure, History
 from fnforge.optimizer._early_reject import EarlyRejector
 from fnforge.optimizer._evaluation import ProgressCallback, Report, TaskResult, evaluate
 from fnforge.optimizer._live import (
@@ -57,6 +56,7 @@ from fnforge.optimizer._run_state import (
 )
 from fnforge.optimizer._rollouts import Evaluated, evaluate_units, units_of
 from fnforge.optimizer._significance import decide
+from fnforge.optimizer._step_records import StepRecords, step_body, val_score
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, write_summary
 
@@ -89,7 +89,7 @@ class _State:
     history: list[StepRecord]
 
 
-class Trainer:
+class Trainer(StepRecords):
     """Trains a branch's function set with AgentOptimizer (the paper's Algorithm 2).
 
     Args:
@@ -215,8 +215,8 @@ class Trainer:
     def _restore(self, cp: Checkpoint, best: Version) -> _State:
         selected = self.repo.best(self.branch, tasks=self._describe(self.train))
         return _State(step=cp.step, epoch=cp.epoch, stale=cp.stale, best=self.repo.read(best.sha),
-                      best_version=best, best_score=cp.best_score, best_report=None, best_val=_val_score(best),
-                      selected_val=_val_score(selected) if selected is not None else None,
+                      best_version=best, best_score=cp.best_score, best_report=None, best_val=val_score(best),
+                      selected_val=val_score(selected) if selected is not None else None,
                       initial_score=cp.initial_score if cp.initial_score is not None else cp.best_score,
                       failures=[Failure(function_set=fs, score=s) for _, fs, s in cp.failures],
                       history=list(cp.history))
@@ -292,7 +292,7 @@ class Trainer:
             trailers["P-Value"] = round(decision.p_value, 6)
         if evaluated.partial:
             trailers["Partial"] = f"{evaluated.seen}/{evaluated.total}"
-        version = self.repo.commit(trial, subject=subject, body=_body(result), branch=self.branch, trailers=trailers)
+        version = self.repo.commit(trial, subject=subject, body=step_body(result), branch=self.branch, trailers=trailers)
         rollback = None if wins else self._rollback(state.best_version, epoch=state.epoch, step=step)
         self._note(version.sha, report, step, tasks, result, val=val)
         state.step = step
@@ -318,7 +318,7 @@ class Trainer:
         best = self.repo.best(self.branch, tasks=self._describe(self.train))
         if best is not None and best.sha != state.best_version.sha and best.score is not None:
             state.best, state.best_version, state.best_score = self.repo.read(best.sha), best, best.score
-            state.best_report, state.best_val = None, _val_score(best)
+            state.best_report, state.best_val = None, val_score(best)
         test = None
         if self.test and stop is not RunStop.BUDGET:
             if state.best_report is None:
@@ -406,54 +406,6 @@ class Trainer:
                                 "nothing was committed for this step; run `fnforge train --resume` to continue")
         return evaluated
 
-    def _trailers(self, report: Report, status: str, *, epoch: int, step: int, tasks: Sequence[Task],
-                  val: Report | None = None) -> dict[str, str | int | float]:
-        trailers: dict[str, str | int | float] = {
-            "Score": report.accuracy, "Metric": "accuracy", "Split": "train", "Status": status, "Epoch": epoch,
-            "Step": step, "Tasks": self._describe(tasks), "Model": self.client.config.model,
-            "Optimizer-Model": self.optimizer.client.config.model, "Run": self._run_id}
-        if self.config.rollouts > 1:
-            trailers["Rollouts"] = self.config.rollouts
-        if val is not None:  # registry._best: a run selecting on validation is judged by these
-            trailers.update({"Val-Score": val.accuracy, "Val-Tasks": self._describe(self.val), "Select": self.select})
-        return trailers
-
-    def _describe(self, tasks: Sequence[Task]) -> str:
-        """The ``Tasks`` trailer; equals ``tasks.TaskSplit.describe()`` for the whole training split."""
-        digest = selection_hash(tasks)[:12]
-        if len(tasks) == len(self.train) or tasks is self.val:
-            return f"{self.label} ({len(tasks)} tasks, sha256:{digest})"
-        full = selection_hash(self.train)[:12]  # names the task set the batch was drawn from (registry's best rule)
-        return f"{self.label} (batch of {len(tasks)}/{len(self.train)} tasks, sha256:{digest}, of sha256:{full})"
-
-    def _rollback(self, best: Version, *, epoch: int, step: int) -> Version:
-        return self.repo.rollback(to=best.sha, branch=self.branch, epoch=epoch, run=self._run_id,
-                                  trailers={"Step": step})
-
-    def _note(self, sha: str, report: Report, step: int, tasks: Sequence[Task],
-              result: StepResult | None = None, *, val: Report | None = None) -> None:
-        data = report.notes_dict("train", split="train", run=self._run_id, step=step, tasks=self._describe(tasks),
-                                 model=self.client.config.model)
-        if val is not None:
-            data.update(val.notes_dict("val", split="val", run=self._run_id, step=step,
-                                       tasks=self._describe(self.val), model=self.client.config.model))
-        if result is not None:
-            data["optimizer"] = {"model": self.optimizer.client.config.model, "actions": result.describe(),
-                                 "rejections": list(result.rejections), "llm_calls": result.llm_calls,
-                                 "cached_calls": result.cached_calls, "tokens": result.tokens, "cost": result.cost,
-                                 "cut": list(result.cut), "prompt_tokens_estimate": result.prompt_tokens_estimate,
-                                 "conversation_tokens_estimate": result.conversation_tokens_estimate}
-        self.repo.add_note(sha, data)
-
-    def _save_transcript(self, step: int, result: StepResult) -> None:
-        path = run_dir(self.repo, self._run_id) / "steps" / f"{step:04d}-optimizer.json"
-        path.parent.mkdir(exist_ok=True)
-        data = {"step": step, "actions": result.describe(), "rejections": list(result.rejections),
-                "terminated": result.terminated, "cut": list(result.cut), "llm_calls": result.llm_calls,
-                "cached_calls": result.cached_calls, "tokens": result.tokens, "cost": result.cost,
-                "transcript": list(result.transcript)}
-        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
     def _finish_step(self, state: _State, record: StepRecord, *, rejections: int) -> None:
         state.history.append(record)
         spent = self._spent()
@@ -482,18 +434,3 @@ class Trainer:
     def _emit(self, event: TrainEvent) -> None:
         if self._on_event is not None:
             self._on_event(event)
-
-
-def _val_score(version: Version) -> float | None:
-    try:
-        return float(version.trailer("Val-Score") or "")
-    except ValueError:
-        return None
-
-
-def _body(result: StepResult) -> str:
-    parts = [result.rationale.strip()] if result.rationale.strip() else []
-    if result.rejections:
-        parts.append("Rejected proposals:\n" + "\n".join(f"- {r}" for r in result.rejections))
-    return "\n\n".join(parts)
-

@@ -18,7 +18,7 @@ from fnforge.tasks import Task, load_tasks
 from tests.llm_server import ScriptedLLM
 from tests.optimizer.policies import TERMINATE, OptimizerScript, add_call, is_optimizer_request, revise_call
 from tests.optimizer.trainer_support import (
-    ARGS, BUGGY, SOLVE, TRAIN6, add_solve, agent_policy, history, init_repo, section, train,
+    ARGS, BUGGY, TRAIN6, add_solve, agent_policy, init_repo, train,
 )
 
 
