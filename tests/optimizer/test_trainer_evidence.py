@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fnforge.optimizer import build_report, summary_lines
 from fnforge.optimizer._run_state import StepStatus
 from fnforge.optimizer._summary import RunStop
 from fnforge.optimizer._train_config import TrainConfig
@@ -71,6 +72,9 @@ def test_trainer_selects_the_validation_best_when_train_accepts_a_trial_validati
         assert [(v.status, v.score, v.trailer("Val-Score")) for v in steps] == [
             ("initial", 0.25, "0.0"), ("accepted", 0.5, "1.0"), ("accepted", 1.0, "0.0")]
         assert summary.best_commit == steps[1].sha and repo.best().sha == steps[1].sha  # one best, the registry's
+        report = build_report(repo)
+    assert [p.val_score for p in report.steps] == [0.0, 1.0, 0.0] and report.best_val == 1.0
+    assert "train 0.2500 -> 0.5000, val 1.0000, test" in summary_lines(report)[1]
     assert (summary.best_score, summary.best_val, summary.stop) == (0.5, 1.0, RunStop.PATIENCE)
     assert [r.val_score for r in summary.history if r.status is StepStatus.ACCEPTED] == [1.0, 0.0]
 
