@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fnforge.optimizer import build_report, summary_lines
-from fnforge.optimizer._run_state import StepStatus
+from fnforge.optimizer._run_state import StepStatus, find_run, reconstruct
 from fnforge.optimizer._summary import RunStop
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.sandbox import Sandbox, SandboxPolicy
@@ -77,6 +77,22 @@ def test_trainer_selects_the_validation_best_when_train_accepts_a_trial_validati
     assert "train 0.2500 -> 0.5000, val 1.0000, test" in summary_lines(report)[1]
     assert (summary.best_score, summary.best_val, summary.stop) == (0.5, 1.0, RunStop.PATIENCE)
     assert [r.val_score for r in summary.history if r.status is StepStatus.ACCEPTED] == [1.0, 0.0]
+
+
+def test_resume_counts_an_accepted_trial_that_lowered_validation_as_non_improving(
+        tmp_path: Path, llm_server: ScriptedLLM, sandbox: Sandbox) -> None:
+    llm_server.policy = OptimizerScript([[add_solver(FITS_VAL), TERMINATE], [revise_solver(OVERFITS), TERMINATE],
+                                         [TERMINATE]], agent=agent_policy)
+    with init_repo(tmp_path / "t") as repo:
+        asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2, max_steps=2),
+                          train_tasks=TRAIN6[:4], val_tasks=TRAIN6[4:]))
+        record = find_run(repo, "main")
+        checkpoint = reconstruct(repo, record)
+        assert (checkpoint.step, checkpoint.epoch, checkpoint.stale) == (2, 2, 1)
+        summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2),
+                                    train_tasks=TRAIN6[:4], val_tasks=TRAIN6[4:], resume=record))
+        selected = [v for v in reversed(repo.log()) if v.status == "accepted"][0]
+    assert (summary.stop, summary.steps, summary.best_commit) == (RunStop.PATIENCE, 3, selected.sha)
 
 
 def test_trainer_select_train_keeps_the_train_best(tmp_path: Path, llm_server: ScriptedLLM,
