@@ -20,7 +20,10 @@ every score is on a batch: the initial set on step 1's batch, and each step scor
 ``epochs`` counts accepted updates (the initial evaluation is epoch 0 and does not count); ``patience``
 stops the run after that many non-improving steps in a row (``stale >= patience``). Every step's epoch
 (commit subject, ``Epoch`` trailer, event, summary) is the number of accepted updates after it.
-docs/paper.md lists these choices against the paper and the authors' code.
+docs/paper.md lists these choices against the paper and the authors' code. Beyond the paper (issue 15):
+scores are over (task, rollout) units (``rollouts``), ``accept="significant"`` adds an exact sign test
+(:mod:`optimizer._significance`), early rejection stops a hopeless trial's evaluation with the same decision
+(:mod:`optimizer._early_reject`), and validation tasks select the run's best and drive patience (``select``).
 
 Every step asks the optimizer afresh: its requests are keyed by run and step in the response cache, so
 a later step never replays an earlier one's reply, and a resumed step replays its own.
@@ -241,11 +244,11 @@ class Trainer(StepRecords):
         version = self.repo.commit(start, subject=subject, body="", branch=self.branch,
                                    trailers=self._trailers(report, "initial", epoch=0, step=0, tasks=tasks, val=val))
         self._note(version.sha, report, 0, tasks, val=val)
-        val_score = val.accuracy if val is not None else None
+        validation = val.accuracy if val is not None else None
         record = StepRecord(step=0, epoch=0, status=StepStatus.INITIAL, score=report.accuracy,
-                            best_score=report.accuracy, subject=subject, commit=version.sha, val_score=val_score)
+                            best_score=report.accuracy, subject=subject, commit=version.sha, val_score=validation)
         state = _State(step=0, epoch=0, stale=0, best=start, best_version=version, best_score=report.accuracy,
-                       best_report=report, best_val=val_score, selected_val=val_score,
+                       best_report=report, best_val=validation, selected_val=validation,
                        initial_score=report.accuracy, failures=[], history=[])
         self._finish_step(state, record, rejections=0)
         return state
