@@ -119,6 +119,20 @@ def test_trainer_accept_significant_rejects_a_one_task_gain_on_20_tasks_and_acce
             ("initial", 0.5, None), ("rejected", 0.55, "0.5"), ("accepted", 1.0, "0.000977")]
 
 
+def test_trainer_accept_significant_with_early_rejection_makes_the_same_decisions(
+        tmp_path: Path, llm_server: ScriptedLLM, sandbox: Sandbox) -> None:
+    tasks = twenty_tasks(tmp_path / "data")
+    llm_server.policy = OptimizerScript([[add_solver(solver("b == 11")), TERMINATE], [add_solve(), TERMINATE],
+                                         [TERMINATE]], agent=agent_policy)
+    with init_repo(tmp_path / "t") as repo:
+        asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2, accept="significant"),
+                          train_tasks=tasks, test_tasks=()))
+        trials = [v for v in reversed(repo.log()) if v.status in ("initial", "accepted", "rejected")]
+    assert [v.status for v in trials] == ["initial", "rejected", "accepted"]
+    partial = trials[1].trailer("Partial")  # the 1-task gain can never reach p < 0.05: stopped early
+    assert partial is not None and int(partial.split("/")[0]) < 20
+
+
 def _early_run(tmp_path: Path, llm_server: ScriptedLLM, sandbox: Sandbox, name: str,
                early_reject: bool) -> tuple[list[tuple[str | None, str | None]], int]:
     tasks = twenty_tasks(tmp_path / f"data-{name}")
