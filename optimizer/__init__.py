@@ -36,6 +36,7 @@ from fnforge.optimizer._report import (
 )
 from fnforge.optimizer._report_sweep import TRANSFER_FOLDER, write_sweep_report
 from fnforge.optimizer._run_state import ProviderOutage, RunRecord, TrainingError, UnknownRun, check_measured, find_run
+from fnforge.optimizer._significance import TaskFlips, sign_test_p, task_flips
 from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
 from fnforge.optimizer._sweep import SweepEvent, budget_share, local_workdir, plan_sweep, run_sweep
 from fnforge.optimizer._sweep_engines import Engine, LocalEngine
@@ -110,6 +111,7 @@ __all__ = [
     "TRANSFER_FOLDER",
     "TaskAxis",
     "TaskDone",
+    "TaskFlips",
     "TaskResult",
     "TestScore",
     "TrainConfig",
@@ -141,11 +143,13 @@ __all__ = [
     "read_summary",
     "run_cell",
     "run_sweep",
+    "sign_test_p",
     "smoke_arguments",
     "summary_lines",
     "sweep_csv",
     "sweep_dir",
     "sweep_rows",
+    "task_flips",
     "transfer_matrix",
     "wilson_interval",
     "write_report",

@@ -42,7 +42,7 @@ Provider failures (``agents.LLMError``) propagate; model mistakes never raise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import json
 import re
 from dataclasses import dataclass, field
@@ -102,6 +102,9 @@ class History:
         report: the evaluation of ``best`` on the training tasks (histories, per-task table).
         failures: the failure record since ``best`` became the best (any order;
             the prompt sorts it ascending by score).
+        expected: task id -> reference answer, shown as "expected X, got Y" next to each
+            failure in the per-task table. The trainer gives the training tasks' answers
+            only: validation and test answers never reach the optimizer.
 
     Example:
         >>> History(best=fs, best_score=report.accuracy, report=report)   # doctest: +SKIP
@@ -111,6 +114,7 @@ class History:
     best_score: float
     report: Report
     failures: tuple[Failure, ...] = ()
+    expected: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,6 +239,7 @@ class AgentOptimizer:
             max_actions=self.max_actions,
             allowed_modules=self.policy.allowed_modules,
             budget_tokens=self.prompt_budget_tokens - self._tools_tokens - self._turns_reserve,
+            expected=history.expected,
         )
         run = _StepRun(self, best, sample)
         await run.converse([{"role": "user", "content": prompt.text}])

@@ -49,6 +49,7 @@ class Phase(str, enum.Enum):
     EVALUATE = "evaluate"  # evaluating the trial set on the training tasks (or batch)
     BASELINE = "baseline"  # batch mode: evaluating the best set on this step's batch
     TEST = "test"  # evaluating the best set on the test split
+    VALIDATE = "validate"  # evaluating the initial set or an accepted trial on the validation split
 
 
 class StepStatus(str, enum.Enum):

@@ -157,10 +157,11 @@ def plan_run(function_set: FunctionSet, train: Sequence[Task], test: Sequence[Ta
     bound = config.epochs * config.patience
     max_steps = min(bound, config.max_steps) if config.max_steps is not None else bound
     table = dict(prices or {})
+    k = config.rollouts  # every evaluation runs each task k times (early rejection can only spend less)
     return DryRunPlan(
         train_tasks=len(train), step_tasks=len(step_tasks), test_tasks=len(test),
-        initial=_evaluation(step_tasks, tools_tokens, agent.max_turns), optimizer_step=optimizer,
-        evaluation_step=evaluation, test=_evaluation(list(test), tools_tokens, agent.max_turns),
+        initial=_evaluation(step_tasks, tools_tokens, agent.max_turns).times(k), optimizer_step=optimizer,
+        evaluation_step=evaluation.times(k), test=_evaluation(list(test), tools_tokens, agent.max_turns).times(k),
         max_steps=max_steps, cost_per_million=(_blended(table.get(model)), _blended(table.get(optimizer_model))))
 
 

@@ -60,6 +60,7 @@ def plot_learning_curve(
     path: Path,
     *,
     test_score: float | None = None,
+    val_points: Sequence[tuple[int, float]] = (),
     title: str = "Learning curve",
     size: tuple[float, float] = (8.0, 4.5),
     dpi: int = 100,
@@ -70,6 +71,8 @@ def plot_learning_curve(
         points: ``(step, train score, status)`` per scored commit, in order.
         path: where the PNG goes.
         test_score: the best set's test score (a dashed line), if known.
+        val_points: ``(step, validation score)`` of the validated steps (initial and accepted
+            trials of a run with ``--val``), drawn as a line with its own markers.
         title: the figure title.
         size: inches (width, height); with ``dpi`` fixes the pixel size.
         dpi: pixels per inch.
@@ -95,6 +98,9 @@ def plot_learning_curve(
         chosen = [(s, v) for s, v, st in points if st == status]
         if chosen:
             axes.scatter([s for s, _ in chosen], [v for _, v in chosen], zorder=3, **style)
+    if val_points:
+        axes.plot([s for s, _ in val_points], [v for _, v in val_points], color="#2ca02c", marker="D", ms=5,
+                  lw=1.2, zorder=2, label="validation")
     if test_score is not None:
         axes.axhline(test_score, color="#ff7f0e", ls="--", lw=1.2, label=f"test score of best: {test_score:.3f}")
     axes.set_xlabel("step")

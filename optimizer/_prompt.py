@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fnforge.agents import render_compact
+from fnforge.agents import cut_middle, render_compact
 from fnforge.functions import Function, FunctionSet
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ MIN_HISTORY_CHARS = 800
 """The shortest a kept history is cut to; below it, histories are omitted instead."""
 
 _TEMPLATES = Path(__file__).with_name("templates")  # package data, next to this module
+_ANSWER_CHARS = 120  # an expected or given answer in the per-task table (never cut further)
 _UNCUT = 10**9  # render_compact's max_chars for a history's full length
 
 
@@ -131,10 +132,17 @@ def _render_failures(
     )
 
 
-def _render_table(results: Sequence[TaskResult]) -> str:
+def _render_table(results: Sequence[TaskResult], expected: Mapping[str, str]) -> str:
     if not results:
         return "(no tasks)"
-    return "\n".join(f"{r.task_id}: {1 if r.correct else 0}" for r in results)
+    return "\n".join(_table_row(r, expected.get(r.task_id)) for r in results)
+
+
+def _table_row(result: TaskResult, expected: str | None) -> str:
+    if result.correct or expected is None:
+        return f"{result.task_id}: {1 if result.correct else 0}"
+    got = cut_middle(result.answer, _ANSWER_CHARS) if result.answer else "no answer"
+    return f"{result.task_id}: 0 (expected {cut_middle(expected, _ANSWER_CHARS)}, got {got})"
 
 
 def _history_header(result: TaskResult) -> str:
@@ -198,6 +206,7 @@ def build_prompt(
     max_actions: int,
     allowed_modules: Sequence[str],
     budget_tokens: int,
+    expected: Mapping[str, str] | None = None,
 ) -> OptimizerPrompt:
     """Build the optimizer prompt for List A = ``best`` within ``budget_tokens``.
 
@@ -210,6 +219,9 @@ def build_prompt(
         max_actions: how many changes the step allows (told to the model).
         allowed_modules: the sandbox's import allow-list (told to the model).
         budget_tokens: the estimated-token budget of the prompt.
+        expected: task id -> reference answer of the training tasks: each failure in the
+            per-task table then reads ``0 (expected X, got Y)``. Never give it validation or
+            test answers (the optimizer would fit them).
 
     Returns:
         The prompt text, its estimated size and what was cut.
@@ -235,7 +247,7 @@ def build_prompt(
         "list_b": "(same as List A: no change yet in this step)"
         if trial == best
         else render_function_set(trial),
-        "table": _render_table(results),
+        "table": _render_table(results, expected or {}),
     }
     ordered = sorted(results, key=lambda r: r.correct)  # stable: failed first, each in report order
     headers = [_history_header(r) for r in ordered]

@@ -149,7 +149,9 @@ class StepRecord:
     ``epoch`` is the number of accepted updates after the step (the ``Epoch``
     trailer of its commit); ``optimizer_calls`` the optimizer requests the step
     made, ``optimizer_cached`` how many of them the response cache answered
-    (a resumed step replays its own requests).
+    (a resumed step replays its own requests); ``val_score`` the validation
+    score (initial and accepted steps of a run with validation tasks);
+    ``partial`` ``k/n`` when early rejection stopped the trial after k of n units.
     """
 
     step: int
@@ -162,13 +164,15 @@ class StepRecord:
     rollback: str | None = None
     optimizer_calls: int = 0
     optimizer_cached: int = 0
+    val_score: float | None = None
+    partial: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         return {"step": self.step, "epoch": self.epoch, "status": self.status.value, "score": self.score,
                 "best_score": self.best_score, "subject": self.subject, "commit": self.commit,
                 "rollback": self.rollback, "optimizer_calls": self.optimizer_calls,
-                "optimizer_cached": self.optimizer_cached}
+                "optimizer_cached": self.optimizer_cached, "val_score": self.val_score, "partial": self.partial}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
@@ -177,7 +181,8 @@ class StepRecord:
                    score=float(data["score"]), best_score=float(data["best_score"]), subject=str(data["subject"]),
                    commit=data.get("commit"), rollback=data.get("rollback"),
                    optimizer_calls=int(data.get("optimizer_calls", 0)),
-                   optimizer_cached=int(data.get("optimizer_cached", 0)))
+                   optimizer_cached=int(data.get("optimizer_cached", 0)),
+                   val_score=_float_or_none(data.get("val_score")), partial=data.get("partial"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,6 +204,13 @@ class Checkpoint:
     pending_rollback: Version | None = None
     spent: Spend = Spend()
     history: tuple[StepRecord, ...] = ()
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -338,7 +350,7 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
     for entry in journal:
         if entry.get("status") == StepStatus.UNCHANGED.value and int(entry["step"]) not in committed:
             events.append((int(entry["step"]), len(events) + 10**6, entry))
-    state = _Replay(repo, {int(e["step"]): e for e in journal if "step" in e})
+    state = _Replay(repo, {int(e["step"]): e for e in journal if "step" in e}, select_val=_selects_val(mine))
     for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
         state.apply(item)
     last = journal[-1] if journal else {}
@@ -352,8 +364,9 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
 class _Replay:
     """Applies a run's commits and unchanged steps in step order (Algorithm 2's bookkeeping)."""
 
-    def __init__(self, repo: Repository, journal: Mapping[int, Mapping[str, Any]]) -> None:
-        self.repo = repo
+    def __init__(self, repo: Repository, journal: Mapping[int, Mapping[str, Any]], *, select_val: bool) -> None:
+        self.repo, self.select_val = repo, select_val
+        self.selected_val: float | None = None  # select="val": stale counts steps since this last rose
         self.journal = journal  # step -> its journal line (for the optimizer-call counts)
         self.step = self.epoch = self.stale = 0
         self.best: Version | None = None
@@ -375,12 +388,18 @@ class _Replay:
             self.pending = None
             return
         step = 0 if version.status == "initial" else _step_of(version)
+        val = _float_or_none(version.trailer("Val-Score"))
         if version.status == "initial":
             self.best, self.best_score, self.initial_score = version, score, score
+            self.selected_val = val
             status = StepStatus.INITIAL
         elif version.status == "accepted":
             self.best, self.best_score = version, score
-            self.epoch, self.stale, self.failures = self.epoch + 1, 0, []
+            self.epoch, self.failures = self.epoch + 1, []
+            rises = not self.select_val or val is None or self.selected_val is None or val > self.selected_val
+            if rises or val == self.selected_val:
+                self.selected_val = val
+            self.stale = 0 if rises else self.stale + 1
             status = StepStatus.ACCEPTED
         elif version.status == "rejected":
             self.failures.append((version, self.repo.read(version.sha), score))
@@ -393,4 +412,10 @@ class _Replay:
         self.history.append(StepRecord(step=step, epoch=self.epoch, status=status, score=score,
                                        best_score=self.best_score, subject=version.subject, commit=version.sha,
                                        optimizer_calls=int(line.get("optimizer_calls", 0)),
-                                       optimizer_cached=int(line.get("optimizer_cached", 0))))
+                                       optimizer_cached=int(line.get("optimizer_cached", 0)), val_score=val,
+                                       partial=version.trailer("Partial")))
+
+
+def _selects_val(versions: list[Version]) -> bool:
+    """The run selects its best on validation (its commits say ``Select: val``)."""
+    return any(v.trailer("Select") == "val" for v in versions)

@@ -65,6 +65,7 @@ class RunSummary:
         epochs: accepted updates.
         rejected, unchanged: steps whose trial was rejected / that changed nothing.
         initial_score, best_score: training scores of the starting and best sets.
+        best_val: the best set's validation score (None without validation tasks).
         best_commit, best_tree: the best set's commit and ``functions/`` tree hash.
         best_functions: its function names.
         test: its test-split score, or None (no test tasks, or stopped by the budget).
@@ -94,6 +95,7 @@ class RunSummary:
     resumed: bool
     history: tuple[StepRecord, ...]
     path: str
+    best_val: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form with ``schema_version``."""
@@ -105,7 +107,7 @@ class RunSummary:
             "best_functions": list(self.best_functions),
             "test": self.test.to_dict() if self.test is not None else None, "tokens": self.tokens,
             "cost": self.cost, "wall_s": self.wall_s, "resumed": self.resumed,
-            "history": [r.to_dict() for r in self.history], "path": self.path,
+            "history": [r.to_dict() for r in self.history], "path": self.path, "best_val": self.best_val,
         }
 
     @classmethod
@@ -127,6 +129,7 @@ class RunSummary:
                 test=TestScore.from_dict(data["test"]) if data.get("test") else None, tokens=int(data["tokens"]),
                 cost=float(data["cost"]), wall_s=float(data["wall_s"]), resumed=bool(data["resumed"]),
                 history=tuple(StepRecord.from_dict(r) for r in data["history"]), path=str(data["path"]),
+                best_val=float(data["best_val"]) if data.get("best_val") is not None else None,
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"run summary is invalid: {type(exc).__name__}: {exc}") from exc

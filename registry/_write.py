@@ -166,7 +166,7 @@ class WritingMixin(WriteBase):
             if not allow_empty and root == self._root_tree(head):
                 raise NothingToCommit(f"nothing to roll back: {name!r} already holds the tree of {target.short}")
             values: dict[str, str | int | float] = {}
-            for key in ("Score", "Metric", "Tasks"):
+            for key in ("Score", "Metric", "Tasks", "Val-Score", "Val-Tasks", "Select"):
                 if target.trailer(key) is not None and target.score is not None:
                     values[key] = str(target.trailer(key))
             if "Score" in values:

@@ -36,7 +36,8 @@ _PHASE_LABEL = {Phase.INITIAL: "step 0 · evaluating the initial set",
                 Phase.OPTIMIZE: "step {step} · asking the optimizer LLM…",
                 Phase.EVALUATE: "step {step} · evaluating the trial",
                 Phase.BASELINE: "step {step} · scoring the best",
-                Phase.TEST: "test · evaluating the best set"}
+                Phase.TEST: "test · evaluating the best set",
+                Phase.VALIDATE: "step {step} · validating"}
 
 
 def _spent(spent: Spend) -> str:
@@ -76,6 +77,8 @@ def summary_rows(summary: RunSummary, *, epochs: int, patience: int) -> list[tup
     cached = sum(r.optimizer_cached for r in summary.history)
     rows.append(("optimizer", plural(calls, "request") + (f" ({cached} from the cache)" if cached else "")))
     rows.append(("train score", f"{summary.initial_score:.4f} -> {summary.best_score:.4f}"))
+    if summary.best_val is not None:
+        rows.append(("val score", f"{summary.best_val:.4f} (selects the best)"))
     if summary.test is not None:
         test = summary.test
         rows.append(("test score", f"{test.accuracy:.4f} ({test.correct}/{test.n}, 95% CI "

@@ -217,7 +217,8 @@ def _batch_run(tmp_path: Path, llm_server: ScriptedLLM, sandbox: Sandbox, name: 
               TERMINATE] for k in range(1, 5)]
     llm_server.policy = OptimizerScript(steps, agent=agent_policy)
     with init_repo(tmp_path / name) as repo:
-        config = TrainConfig(batch=2, seed=seed, max_steps=4, patience=10)
+        # early rejection off: a rejected trial's note then lists its whole batch, not the units seen
+        config = TrainConfig(batch=2, seed=seed, max_steps=4, patience=10, early_reject=False)
         asyncio.run(train(repo, llm_server.base_url, sandbox, config, train_tasks=TRAIN6, test_tasks=()))
         trials = [v for v in reversed(repo.log()) if v.status in ("initial", "rejected", "accepted")]
         notes = [repo.note(v.sha) or {} for v in trials]

@@ -101,7 +101,8 @@ def test_trainer_scores_a_task_refused_as_too_long_twice_wrong_with_reason_conte
     policy = _TooLong(TRAIN[0].question)
     llm_server.policy = policy
     with init_repo(tmp_path / "t") as repo:
-        summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2)))
+        # every evaluation complete (no early rejection), so each note holds the refused task
+        summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2, early_reject=False)))
         notes = [repo.note(v.sha) or {} for v in reversed(repo.log()) if v.status in ("initial", "accepted",
                                                                                          "rejected")]
     assert summary.stop is RunStop.PATIENCE and summary.test is not None and len(notes) == 3
