@@ -35,7 +35,8 @@ from fnforge.optimizer._report import (
     write_report,
 )
 from fnforge.optimizer._run_state import RunRecord, TrainingError, find_run
-from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
+from fnforge.optimizer._run_state import StepRecord
+from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, read_summary
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._trainer import Trainer
 from fnforge.optimizer._transfer import (

@@ -190,7 +190,7 @@ class _Batch:
         MATH task is to run (every answer needs it), and the sandbox's workers, if the agent has tools,
         once the first requests are out (the model may never call a tool; on two cores, processes that
         import numpy and sympy would slow those requests down)."""
-        warmups = []
+        warmups: list[asyncio.Future[None]] = []
         if pool is not None and any(scorer_name(task) == "math" for task in to_run):
             warmups.append(asyncio.ensure_future(_warm(pool.score_math, "1", "1")))  # starts a scoring worker
         if to_run and (self.agent_config.run_python or len(self.function_set)):
@@ -301,7 +301,7 @@ async def _warm(start: Callable[..., object], *args: str, after: _Wave | None = 
         pass
 
 
-async def _gather(jobs: list[asyncio.Future[None]]) -> None:
+async def _gather(jobs: Sequence[asyncio.Future[None]]) -> None:
     """Wait for every job; the first failure propagates as itself (not an ExceptionGroup) once the rest are
     cancelled."""
     try:

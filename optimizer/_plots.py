@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # matplotlib is imported by the first figure drawn: `import fnforge.optimizer` stays cheap
     from matplotlib.figure import Figure
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # matplotlib is imported by the first figure drawn: `import f
 
 __all__ = ["plot_function_calls", "plot_heatmap", "plot_learning_curve"]
 
-_STATUS_STYLE = {
+_STATUS_STYLE: dict[str, dict[str, Any]] = {  # Any: matplotlib keyword arguments
     "initial": {"marker": "s", "color": "#1f77b4", "label": "initial"},
     "accepted": {"marker": "o", "color": "#2ca02c", "label": "accepted"},
     "rejected": {"marker": "x", "color": "#d62728", "label": "rejected"},

@@ -69,7 +69,7 @@ class BranchesMixin(WriteBase):
             sha = self.resolve(start)
             versions = self._history(sha)
             best = best_measurement(versions)
-            lines = [f"create refs/heads/{name} {sha}", *self._pointer_lines(name, best and best.version.sha)]
+            lines = [f"create refs/heads/{name} {sha}", *self._pointer_lines(name, best.version.sha if best else None)]
             try:
                 self._update_refs(lines, f"create {name}")
             except GitFailed as exc:

@@ -298,7 +298,7 @@ def _serve(conn: Connection) -> None:
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
-        import math_verify  # type: ignore[import-untyped]  # noqa: F401, PLC0415  # preloaded by the forkserver
+        import math_verify  # noqa: F401, PLC0415  # preloaded by the forkserver
     except Exception as exc:  # noqa: BLE001  # reported to the parent, which raises
         conn.send_bytes(json.dumps(f"{type(exc).__name__}: {exc}").encode())
         return

@@ -242,7 +242,7 @@ def blame_command(app: AppContext, name: str, rev: str, as_json: bool) -> None:
 @llm_options
 @data_option
 @pass_app
-def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, split: str, **options: Any) -> None:
+def bisect_command(app: AppContext, /, task_ids: str, good: str | None, bad: str, split: str, **options: Any) -> None:
     """Find the training step that broke a task: git bisect run with the evaluator as the test.
 
     Runs in a private worktree (your checkout is untouched), first parents

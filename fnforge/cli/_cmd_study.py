@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -35,7 +35,7 @@ from fnforge.tasks import selection_hash
 
 __all__ = ["branch_domain", "domain_settings"]
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Callable[..., Any])
 _DEFAULTS = {"n_train": 20, "n_test": 80, "seed": 0}
 
 
@@ -119,13 +119,14 @@ def _run_async(app: AppContext, options: dict[str, Any], config: ToolsetConfig, 
 
 
 def _agent(options: dict[str, Any], config: ToolsetConfig) -> AgentConfig:
-    return AgentConfig(kind=options["agent"] or config.agent, max_turns=options["max_turns"])
+    kind: Literal["tool", "react"] = "react" if (options["agent"] or config.agent) == "react" else "tool"  # both checked on input
+    return AgentConfig(kind=kind, max_turns=options["max_turns"])
 
 
 def _agent_options(command: T) -> T:
     command = click.option("--max-turns", type=click.IntRange(min=1), default=10, show_default=True,
-                           help="LLM calls per task for the agent.")(command)  # type: ignore[assignment]
-    return click.option("--agent", type=click.Choice(["tool", "react"]),  # type: ignore[return-value]
+                           help="LLM calls per task for the agent.")(command)
+    return click.option("--agent", type=click.Choice(["tool", "react"]),
                         help="Agent system (default: fnforge.toml's).")(command)
 
 
@@ -144,7 +145,7 @@ def domains_command(app: AppContext, as_json: bool) -> None:
 
     Example: fnforge domains
     """
-    rows = []
+    rows: list[dict[str, Any]] = []  # Any: the JSON row, with values of several types
     with registry.open(app.directory) as repo:
         for info in repo.branch_list():
             versions = repo.log(info.name)
@@ -203,7 +204,7 @@ def _fmt(value: float | None) -> str:
 @llm_options
 @data_option
 @pass_app
-def transfer_command(app: AppContext, branches: str, task_specs: str, split: str, n_train: int, n_test: int,
+def transfer_command(app: AppContext, /, branches: str, task_specs: str, split: str, n_train: int, n_test: int,
                      seed: int, no_baseline: bool, out_dir: Path, **options: Any) -> None:
     """Evaluate each branch's best set on each task set: a transfer matrix (the paper's Fig. 3).
 
@@ -260,7 +261,7 @@ def transfer_command(app: AppContext, branches: str, task_specs: str, split: str
 @llm_options
 @data_option
 @pass_app
-def merge_command(app: AppContext, branch: str, prefer: str, **options: Any) -> None:
+def merge_command(app: AppContext, /, branch: str, prefer: str, **options: Any) -> None:
     """Merge another domain branch's functions into the checked-out branch, scored on both domains.
 
     The merge commit has two parents; its Score is on this branch's training

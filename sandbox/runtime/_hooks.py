@@ -304,7 +304,7 @@ class _Guards:
         forbidden = self.libraries.forbidden
         if forbidden and issubclass(meta, forbidden):
             self.monitor.refuse("class", f"subclasses of {bases[0].__name__} would be registered for every call")
-        cls = meta(name, bases, namespace)
+        cls: type = meta(name, bases, namespace)
         self.monitor.classes.add(cls)
         return cls
 
