@@ -84,7 +84,7 @@ class LLMClient:
         self._inflight: dict[str, asyncio.Future[tuple[dict[str, Any], int]]] = {}
         self._rng = random.Random()
         self._counts = dict(requests=0, retries=0, failures=0, cache_hits=0,
-                            prompt_tokens=0, completion_tokens=0, unmetered=0)
+                            prompt_tokens=0, completion_tokens=0, cached_prompt_tokens=0, unmetered=0)
         self._cost = 0.0
 
     async def __aenter__(self) -> LLMClient:
@@ -291,6 +291,7 @@ class LLMClient:
         usage = _usage(data)
         self._counts["prompt_tokens"] += usage.prompt_tokens
         self._counts["completion_tokens"] += usage.completion_tokens
+        self._counts["cached_prompt_tokens"] += usage.cached_prompt_tokens
         self._cost += self.cost(usage, data.get("model") or None)
 
     def _completion(self, data: dict[str, Any], json_mode: bool, tool_names: list[str], retries: int,
@@ -325,8 +326,11 @@ def _check_reply(data: object) -> None:
 def _usage(data: dict[str, Any]) -> Usage:
     found = data.get("usage")
     usage: dict[str, Any] = found if isinstance(found, dict) else {}
+    found_details = usage.get("prompt_tokens_details")
+    details: dict[str, Any] = found_details if isinstance(found_details, dict) else {}
     return Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                 completion_tokens=int(usage.get("completion_tokens") or 0))
+                 completion_tokens=int(usage.get("completion_tokens") or 0),
+                 cached_prompt_tokens=int(details.get("cached_tokens") or 0))
 
 
 def _message(exc: openai.APIStatusError) -> str:

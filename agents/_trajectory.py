@@ -237,7 +237,10 @@ class Trajectory:
 
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    data = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    if usage.cached_prompt_tokens:  # absent when 0, as in trajectories written before it was counted
+        data["cached_prompt_tokens"] = usage.cached_prompt_tokens
+    return data
 
 
 def _step_dict(step: Step) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from fnforge.optimizer._report import (
 from fnforge.optimizer._run_state import RunRecord, TrainingError, find_run
 from fnforge.optimizer._run_state import StepRecord
 from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, read_summary
+from fnforge.optimizer._toolset_prompts import ToolsetPrompts, load_prompts
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._trainer import Trainer
 from fnforge.optimizer._transfer import (
@@ -88,6 +89,7 @@ __all__ = [
     "TaskDone",
     "TaskResult",
     "TestScore",
+    "ToolsetPrompts",
     "TrainConfig",
     "TrainEvent",
     "Trainer",
@@ -100,6 +102,7 @@ __all__ = [
     "evaluate",
     "find_run",
     "function_complexity",
+    "load_prompts",
     "merge_domains",
     "plan_run",
     "plot_function_calls",

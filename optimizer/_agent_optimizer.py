@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from fnforge.agents import Completion, LLMClient, ToolCall, cut_middle, unreadable_text_call
 from fnforge.functions import FunctionSet
 from fnforge.optimizer._actions import ACTION_TOOLS, Action, ActionRejected, parse_action, proposed_name, validate_action
-from fnforge.optimizer._prompt import build_prompt, estimate_tokens
+from fnforge.optimizer._prompt import build_prompt, check_template, estimate_tokens
 
 if TYPE_CHECKING:
     from fnforge.optimizer._evaluation import Report
@@ -169,9 +169,11 @@ class AgentOptimizer:
         max_retries: corrected attempts allowed after a rejected proposal, per action.
         prompt_budget_tokens: budget of every request of a step, tool schemas and the
             turns so far included (estimated tokens, see :func:`optimizer._prompt.estimate_tokens`).
+        template: the optimizer prompt template (a toolset's ``prompts/optimizer.md``); default: the package's.
 
     Raises:
         ValueError: a limit is out of range.
+        agents.PromptTemplateError: ``template`` lacks a placeholder or has an unknown one.
 
     Example:
         >>> optimizer = AgentOptimizer(client, sandbox, policy=policy)        # doctest: +SKIP
@@ -189,6 +191,7 @@ class AgentOptimizer:
         max_actions: int = 3,
         max_retries: int = 3,
         prompt_budget_tokens: int = DEFAULT_PROMPT_BUDGET_TOKENS,
+        template: str | None = None,
     ) -> None:
         if max_actions < 1:
             raise ValueError(f"max_actions must be >= 1, got {max_actions}")
@@ -207,6 +210,7 @@ class AgentOptimizer:
         self.max_actions = max_actions
         self.max_retries = max_retries
         self.prompt_budget_tokens = prompt_budget_tokens
+        self.template = None if template is None else check_template(template)
 
     async def step(self, best: FunctionSet, history: History, *, sample: str = "") -> StepResult:
         """Ask the optimizer LLM for up to ``max_actions`` validated actions on ``best``.
@@ -235,6 +239,7 @@ class AgentOptimizer:
             max_actions=self.max_actions,
             allowed_modules=self.policy.allowed_modules,
             budget_tokens=self.prompt_budget_tokens - self._tools_tokens - self._turns_reserve,
+            template=self.template,
         )
         run = _StepRun(self, best, sample)
         await run.converse([{"role": "user", "content": prompt.text}])

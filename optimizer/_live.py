@@ -62,13 +62,37 @@ class StepStatus(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Spend:
-    """Tokens and US dollars the run has spent on LLM calls so far (cache hits are free)."""
+    """Tokens and US dollars the run has spent on LLM calls so far (cache hits are free).
+
+    ``prompt_tokens`` is the prompt part of ``tokens``; ``cached_tokens`` the part of it the provider
+    served from its prompt cache (``usage.prompt_tokens_details.cached_tokens``), which providers bill
+    at a discount (``cost`` prices every token in full).
+    """
 
     tokens: int = 0
     cost: float = 0.0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
 
     def __add__(self, other: Spend) -> Spend:
-        return Spend(tokens=self.tokens + other.tokens, cost=self.cost + other.cost)
+        return Spend(tokens=self.tokens + other.tokens, cost=self.cost + other.cost,
+                     prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     cached_tokens=self.cached_tokens + other.cached_tokens)
+
+    def __sub__(self, other: Spend) -> Spend:
+        return Spend(tokens=self.tokens - other.tokens, cost=self.cost - other.cost,
+                     prompt_tokens=self.prompt_tokens - other.prompt_tokens,
+                     cached_tokens=self.cached_tokens - other.cached_tokens)
+
+    @property
+    def cached_share(self) -> float:
+        """The share of prompt tokens served from the provider's prompt cache (0 with no prompt tokens).
+
+        Example:
+            >>> Spend(prompt_tokens=1000, cached_tokens=250).cached_share
+            0.25
+        """
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

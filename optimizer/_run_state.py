@@ -223,7 +223,8 @@ def find_run(repo: Repository, branch: str, run_id: str | None = None) -> RunRec
 
 def append_step(repo: Repository, run_id: str, record: StepRecord, spent: Spend) -> None:
     """Append one finished step (and the run's spend so far) to ``runs/<run>/steps.jsonl``."""
-    line = json.dumps({**record.to_dict(), "tokens": spent.tokens, "cost": spent.cost}, sort_keys=True)
+    line = json.dumps({**record.to_dict(), "tokens": spent.tokens, "cost": spent.cost,
+                       "prompt_tokens": spent.prompt_tokens, "cached_tokens": spent.cached_tokens}, sort_keys=True)
     with open(run_dir(repo, run_id) / "steps.jsonl", "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
@@ -289,7 +290,8 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
     for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
         state.apply(item)
     last = journal[-1] if journal else {}
-    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)))
+    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)),
+                  prompt_tokens=int(last.get("prompt_tokens", 0)), cached_tokens=int(last.get("cached_tokens", 0)))
     return Checkpoint(step=state.step, epoch=state.epoch, stale=state.stale, best=state.best,
                       best_score=state.best_score, initial_score=state.initial_score,
                       failures=tuple(state.failures), pending_rollback=state.pending, spent=spent,

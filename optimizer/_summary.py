@@ -69,6 +69,8 @@ class RunSummary:
         best_functions: its function names.
         test: its test-split score, or None (no test tasks, or stopped by the budget).
         tokens, cost: LLM tokens and US dollars the run spent (cache hits are free).
+        prompt_tokens, cached_tokens: the prompt part of ``tokens``, and the part of that the
+            provider served from its prompt cache (see :attr:`cached_share`).
         wall_s: wall time of this invocation.
         resumed: this invocation continued an interrupted run.
         history: every step, in order (the learning curve).
@@ -94,6 +96,13 @@ class RunSummary:
     resumed: bool
     history: tuple[StepRecord, ...]
     path: str
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def cached_share(self) -> float:
+        """The share of the run's prompt tokens the provider served from its prompt cache."""
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form with ``schema_version``."""
@@ -106,6 +115,7 @@ class RunSummary:
             "test": self.test.to_dict() if self.test is not None else None, "tokens": self.tokens,
             "cost": self.cost, "wall_s": self.wall_s, "resumed": self.resumed,
             "history": [r.to_dict() for r in self.history], "path": self.path,
+            "prompt_tokens": self.prompt_tokens, "cached_tokens": self.cached_tokens,
         }
 
     @classmethod
@@ -127,6 +137,7 @@ class RunSummary:
                 test=TestScore.from_dict(data["test"]) if data.get("test") else None, tokens=int(data["tokens"]),
                 cost=float(data["cost"]), wall_s=float(data["wall_s"]), resumed=bool(data["resumed"]),
                 history=tuple(StepRecord.from_dict(r) for r in data["history"]), path=str(data["path"]),
+                prompt_tokens=int(data.get("prompt_tokens", 0)), cached_tokens=int(data.get("cached_tokens", 0)),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"run summary is invalid: {type(exc).__name__}: {exc}") from exc

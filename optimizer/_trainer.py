@@ -315,7 +315,8 @@ class Trainer:
             initial_score=state.initial_score, best_score=state.best_score, best_commit=state.best_version.sha,
             best_tree=state.best.tree_hash, best_functions=state.best.names, test=test, tokens=spent.tokens,
             cost=spent.cost, wall_s=time.perf_counter() - self._started, resumed=resumed,
-            history=tuple(state.history), path=str(path))
+            history=tuple(state.history), path=str(path), prompt_tokens=spent.prompt_tokens,
+            cached_tokens=spent.cached_tokens)
         write_summary(summary, path)
         self._emit(RunFinished(summary=summary))
         return summary
@@ -401,12 +402,13 @@ class Trainer:
         total = Spend()
         for client in self._clients:
             stats = client.stats
-            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd)
+            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd,
+                           prompt_tokens=stats.prompt_tokens, cached_tokens=stats.cached_prompt_tokens)
         return total
 
     def _spent(self) -> Spend:
         now, base = self._client_spend(), self._stats_base
-        return self._spent_base + Spend(tokens=now.tokens - base.tokens, cost=now.cost - base.cost)
+        return self._spent_base + (now - base)
 
     def _over_budget(self) -> bool:
         cfg, spent = self.config, self._spent()

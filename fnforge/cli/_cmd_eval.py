@@ -76,6 +76,7 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
     from fnforge.cli._config import load_config
     from fnforge.cli._runtime import data_cache_dir, llm_config, run_async
     from fnforge.cli._taskpath import load_splits
+    from fnforge.optimizer import load_prompts
 
     repo = registry.open(app.directory)
     try:
@@ -93,7 +94,8 @@ def eval_command(app: AppContext, rev: str, task_spec: str | None, split: str, n
             raise click.UsageError(f"the {split} split of {spec} is empty; raise --{split}")
         evaluated = replace(selection, tasks=tasks)
         react = (agent or config.agent) == "react"  # fnforge.toml's value is checked: tool or react
-        agent_config = AgentConfig(kind="react" if react else "tool", max_turns=max_turns)
+        agent_config = load_prompts(repo.path).agent_config(AgentConfig(kind="react" if react else "tool",
+                                                                          max_turns=max_turns))
         llm = llm_config(model or config.model, base_url=base_url, state_dir=repo.state_dir,
                          use_cache=not no_cache, concurrency=concurrency)
         report = run_async(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,

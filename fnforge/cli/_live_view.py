@@ -90,6 +90,8 @@ def summary_table(summary: RunSummary, *, epochs: int, patience: int) -> Table:
     names = ", ".join(summary.best_functions) or "(no functions)"
     table.add_row("best", f"{summary.best_commit[:7]}  {names}")
     table.add_row("spent", f"{summary.tokens:,} tokens, ${summary.cost:.4f}")
+    table.add_row("prompt cache", f"{summary.cached_tokens:,} of {summary.prompt_tokens:,} prompt tokens "
+                  f"cached by the provider ({summary.cached_share:.0%})")
     return table
 
 

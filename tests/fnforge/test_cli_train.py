@@ -87,8 +87,18 @@ def test_train_dry_run_calls_no_model(tmp_path: Path, llm_server: ScriptedLLM) -
     assert "Dry run: no LLM is called" in result.output
     assert "optimizer      3 LLM calls (at most 4)" in result.output
     assert "evaluation     8 LLM calls (at most 40)" in result.output
+    assert "of agent prompt tokens expected cached by the provider" in result.output
     with registry.open(tmp_path / "t") as repo:
         assert len(repo.log()) == 1
+
+
+def test_train_rejects_a_toolset_prompt_with_a_missing_placeholder(tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    init_repo(tmp_path / "t").close()
+    (tmp_path / "t" / "prompts").mkdir()
+    (tmp_path / "t" / "prompts" / "tool.txt").write_text("Be brief.")
+    result = _invoke(tmp_path / "t", llm_server, "--max-steps", "0")
+    assert result.exit_code == 2 and llm_server.count == 0
+    assert result.stderr.startswith("Error: ") and "missing placeholders $answer_instruction" in result.stderr
 
 
 def test_train_resume_rejects_a_changed_task_set(tmp_path: Path, llm_server: ScriptedLLM) -> None:
