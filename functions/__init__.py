@@ -10,7 +10,9 @@ from __future__ import annotations
 from fnforge.functions._codec import from_files, read_dir, to_files, write_dir
 from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
 from fnforge.functions._json import JSONInputError, load_json
-from fnforge.functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
+from fnforge.functions._files import write_atomic
+from fnforge.functions._model import (Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json,
+                                     json_digest)
 from fnforge.functions._store import STORE_VERSION, Store
 from fnforge.functions._validate import RESERVED_NAMES, validate_function
 
@@ -28,10 +30,12 @@ __all__ = [
     "Store",
     "canonical_json",
     "from_files",
+    "json_digest",
     "load_json",
     "read_dir",
     "to_files",
     "validate_function",
+    "write_atomic",
     "write_dir",
 ]
 

@@ -233,6 +233,18 @@ def _unknown(name: str, names: tuple[str, ...]) -> str:
     return f"unknown function {name!r}; functions in the set: {known}"
 
 
-def canonical_json(data: Any) -> str:
+def canonical_json(data: Any) -> str:  # Any: any JSON-serialisable value
     """The one JSON layout fnforge writes: sorted keys, 2-space indent, newline."""
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def json_digest(data: Any) -> str:  # Any: any JSON-serialisable value
+    """The one content digest of a JSON value fnforge keys caches by: sha256 hex of its compact
+    canonical JSON (sorted keys, no spaces, UTF-8).
+
+    Example:
+        >>> json_digest({"b": 1, "a": [1, 2]}) == json_digest({"a": [1, 2], "b": 1})
+        True
+    """
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

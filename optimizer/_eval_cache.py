@@ -18,14 +18,13 @@ last ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fnforge.functions import Store
+from fnforge.functions import Store, json_digest
 from fnforge.optimizer._exceptions import OptimizerError
 
 __all__ = ["CacheKey", "EvalCache", "EvalCacheError", "digest"]
@@ -39,9 +38,8 @@ class EvalCacheError(OptimizerError):
 
 
 def digest(data: object) -> str:
-    """sha256 hex of the canonical JSON of ``data`` (sorted keys, no spaces)."""
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 hex of the canonical JSON of ``data`` (:func:`functions.json_digest`)."""
+    return json_digest(data)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fnforge.functions import FunctionSet
+from fnforge.functions import FunctionSet, write_atomic
 from fnforge.optimizer._exceptions import OptimizerError
 from fnforge.optimizer._live import Spend, StepStatus
 from fnforge.optimizer._train_config import TrainConfig
@@ -178,19 +178,10 @@ def run_dir(repo: Repository, run_id: str) -> Path:
     return path
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def save_record(repo: Repository, record: RunRecord) -> Path:
     """Write ``runs/<run>/run.json`` atomically and return its path."""
     path = run_dir(repo, record.run_id) / "run.json"
-    _write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
     return path
 
 

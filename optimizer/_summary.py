@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnforge.functions import write_atomic
 from fnforge.optimizer._run_state import StepRecord
 
 __all__ = ["RunStop", "RunSummary", "TestScore", "read_summary", "write_summary"]
@@ -145,9 +145,7 @@ class RunSummary:
 
 def write_summary(summary: RunSummary, path: Path) -> None:
     """Write ``summary`` as JSON at ``path`` (atomically)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(summary.to_dict(), indent=2) + "\n")
 
 
 def read_summary(path: Path) -> RunSummary:
