@@ -1,7 +1,7 @@
 """Who uses the functions: the LLM client, the tool and ReAct agents, trajectories.
 
 Example:
-    >>> async with LLMClient(LLMConfig(model="gpt-4o", api_key=key)) as client:  # doctest: +SKIP
+    >>> async with LLMClient(LLMConfig(model="gpt-4o", api_key=key)) as client:
     ...     traj = await solve(AgentConfig(kind="tool"), function_set, task, sandbox, client)
     >>> traj.answer, traj.stop
     ('42', <StopReason.ANSWER: 'answer'>)

@@ -275,7 +275,7 @@ async def solve(agent_config: AgentConfig, function_set: FunctionSet, task: Task
         TaskDataError: an attachment of the task cannot be read or is too large.
 
     Example:
-        >>> traj = await solve(AgentConfig(), fs, task, sandbox, client)  # doctest: +SKIP
+        >>> traj = await solve(AgentConfig(), fs, task, sandbox, client)
         >>> traj.stop, traj.answer
         (<StopReason.ANSWER: 'answer'>, '42')
     """

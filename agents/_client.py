@@ -70,7 +70,7 @@ class LLMClient:
     """An async chat-completion client; open it with ``async with``.
 
     Example:
-        >>> async with LLMClient(LLMConfig(model="m", base_url=url)) as client:  # doctest: +SKIP
+        >>> async with LLMClient(LLMConfig(model="m", base_url=url)) as client:
         ...     reply = await client.complete([{"role": "user", "content": "2+2?"}])
     """
 

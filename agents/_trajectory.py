@@ -303,7 +303,7 @@ def render_compact(trajectory: Trajectory, max_chars: int = 4000) -> str:
     the optimizer must not take for the agent's answer.
 
     Example:
-        >>> print(render_compact(traj, 300))  # doctest: +SKIP
+        >>> print(render_compact(traj, 300))
         task t1 | stop=answer | answer=4 | turns=2 | tokens=180 | 0.41 s
         Q: What is 2+2?
         [1] assistant: (no text)

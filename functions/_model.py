@@ -133,7 +133,7 @@ class FunctionSet:
     holding it.
 
     Example:
-        >>> FunctionSet().add(f).remove(f.name) == FunctionSet()   # doctest: +SKIP
+        >>> FunctionSet().add(f).remove(f.name) == FunctionSet()
         True
     """
 

@@ -104,7 +104,7 @@ class History:
             the prompt sorts it ascending by score).
 
     Example:
-        >>> History(best=fs, best_score=report.accuracy, report=report)   # doctest: +SKIP
+        >>> History(best=fs, best_score=report.accuracy, report=report)
     """
 
     best: FunctionSet
@@ -176,9 +176,9 @@ class AgentOptimizer:
         agents.PromptTemplateError: ``template`` lacks a placeholder or has an unknown one.
 
     Example:
-        >>> optimizer = AgentOptimizer(client, sandbox, policy=policy)        # doctest: +SKIP
-        >>> result = await optimizer.step(history.best, history)             # doctest: +SKIP
-        >>> result.describe()                                                # doctest: +SKIP
+        >>> optimizer = AgentOptimizer(client, sandbox, policy=policy)
+        >>> result = await optimizer.step(history.best, history)
+        >>> result.describe()
         'add evaluate_expression'
     """
 

@@ -58,7 +58,7 @@ class CacheKey:
 
     Example:
         >>> CacheKey(tree_hash="t", task_hash="h", agent="a", sandbox="s", model="m",
-        ...          sampling="{}", rollout=0).key[:8]  # doctest: +SKIP
+        ...          sampling="{}", rollout=0).key[:8]
         '3f1c9a20'
     """
 
@@ -93,7 +93,7 @@ class EvalCache:
         EvalCacheError: the file cannot be created or opened, or is not an evaluation cache.
 
     Example:
-        >>> with EvalCache(repo_state_dir / "eval-cache.sqlite") as cache:  # doctest: +SKIP
+        >>> with EvalCache(repo_state_dir / "eval-cache.sqlite") as cache:
         ...     report = await evaluate(fs, tasks, AgentConfig(), client=c, sandbox=s, cache=cache)
     """
 

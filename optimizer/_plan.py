@@ -172,8 +172,8 @@ def plan_run(function_set: FunctionSet, train: Sequence[Task], test: Sequence[Ta
         model, optimizer_model: the agents' and the optimizer's model.
 
     Example:
-        >>> plan = plan_run(FunctionSet(), train, test, AgentConfig(), TrainConfig())  # doctest: +SKIP
-        >>> plan.step.calls_typical                                                  # doctest: +SKIP
+        >>> plan = plan_run(FunctionSet(), train, test, AgentConfig(), TrainConfig())
+        >>> plan.step.calls_typical
         44
     """
     step_tasks = list(train[: config.batch] if config.batch is not None else train)

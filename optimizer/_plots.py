@@ -70,7 +70,7 @@ def plot_learning_curve(
         ``path``.
 
     Example:
-        >>> plot_learning_curve([(0, 0.3, "initial"), (1, 0.5, "accepted")], Path("curve.png"))  # doctest: +SKIP
+        >>> plot_learning_curve([(0, 0.3, "initial"), (1, 0.5, "accepted")], Path("curve.png"))
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
@@ -125,7 +125,7 @@ def plot_heatmap(
         ``path``.
 
     Example:
-        >>> plot_heatmap(["none"], ["math:algebra"], [[0.3]], Path("m.png"))  # doctest: +SKIP
+        >>> plot_heatmap(["none"], ["math:algebra"], [[0.3]], Path("m.png"))
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
@@ -163,7 +163,7 @@ def plot_function_calls(
         ``path``.
 
     Example:
-        >>> plot_function_calls({"solve": [(0, 2), (1, 5)]}, Path("calls.png"))  # doctest: +SKIP
+        >>> plot_function_calls({"solve": [(0, 2), (1, 5)]}, Path("calls.png"))
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()

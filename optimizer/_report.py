@@ -128,7 +128,7 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
         OptimizerError: ``run`` is not a run of the branch.
 
     Example:
-        >>> build_report(repo, branch="domain/algebra").best_score  # doctest: +SKIP
+        >>> build_report(repo, branch="domain/algebra").best_score
         0.75
     """
     name = branch or repo.head_branch or "HEAD"
@@ -223,7 +223,7 @@ def summary_lines(report: RunReport) -> list[str]:
     """A short terminal summary of the report (a few lines).
 
     Example:
-        >>> summary_lines(report)[0]  # doctest: +SKIP
+        >>> summary_lines(report)[0]
         'branch main, run 20261125-1940-ab12: 6 steps (3 accepted, 2 rejected)'
     """
     counts = {s: sum(1 for p in report.steps if p.status == s) for s in ("accepted", "rejected")}
@@ -253,7 +253,7 @@ def write_report(report: RunReport, out_dir: Path) -> Path:
         The path of ``index.html``.
 
     Example:
-        >>> write_report(build_report(repo), Path("report"))  # doctest: +SKIP
+        >>> write_report(build_report(repo), Path("report"))
         PosixPath('report/index.html')
     """
     from fnforge.optimizer._plots import plot_function_calls, plot_learning_curve

@@ -115,7 +115,7 @@ def render_html(report: RunReport, *, curve_png: Path, calls_png: Path | None) -
     """The whole page as text; the PNGs are inlined as data URIs.
 
     Example:
-        >>> render_html(report, curve_png=Path("learning-curve.png"), calls_png=None)[:15]  # doctest: +SKIP
+        >>> render_html(report, curve_png=Path("learning-curve.png"), calls_png=None)[:15]
         '<!doctype html>'
     """
     run = escape(report.run) if report.run else "all runs"

@@ -129,6 +129,6 @@ def cache_key(function_set: FunctionSet, task: Task, agent_config: AgentConfig, 
     """The evaluation-cache key of one run of ``task`` with ``function_set``.
 
     Example:
-        >>> cache_key(fs, task, AgentConfig(), client=c, sandbox=s).key  # doctest: +SKIP
+        >>> cache_key(fs, task, AgentConfig(), client=c, sandbox=s).key
     """
     return KeyMaker(function_set, agent_config, client, sandbox, rollout).key(task)

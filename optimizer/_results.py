@@ -136,8 +136,8 @@ class Report:
         reasons: how many tasks are incorrect for each :data:`REASONS` entry (only those that occur).
 
     Example:
-        >>> report = Report.from_results(results, wall_s=1.5)  # doctest: +SKIP
-        >>> f"{report.accuracy:.1%} [{report.ci95[0]:.1%}, {report.ci95[1]:.1%}]"  # doctest: +SKIP
+        >>> report = Report.from_results(results, wall_s=1.5)
+        >>> f"{report.accuracy:.1%} [{report.ci95[0]:.1%}, {report.ci95[1]:.1%}]"
         '65.0% [43.3%, 81.9%]'
     """
 
@@ -198,7 +198,7 @@ class Report:
         out: it describes this run, not the function set.
 
         Example:
-            >>> repo.add_note(sha, report.notes_dict("test", tasks="math:algebra"))  # doctest: +SKIP
+            >>> repo.add_note(sha, report.notes_dict("test", tasks="math:algebra"))
         """
         body = self.to_dict()
         del body["cached"]

@@ -107,9 +107,9 @@ class Trainer:
     Example:
         >>> trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
         ...                   optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
-        ...                   sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))  # doctest: +SKIP
-        >>> summary = await trainer.run()                                          # doctest: +SKIP
-        >>> summary.best_score, summary.stop                                       # doctest: +SKIP
+        ...                   sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
+        >>> summary = await trainer.run()
+        >>> summary.best_score, summary.stop
         (0.65, <RunStop.PATIENCE: 'patience'>)
     """
 

@@ -89,7 +89,7 @@ class TransferMatrix:
         """One line per cell: ``trained_on,tested_on,accuracy,correct,n,ci95_low,ci95_high,tree``.
 
         Example:
-            >>> matrix.to_csv().splitlines()[0]  # doctest: +SKIP
+            >>> matrix.to_csv().splitlines()[0]
             'trained_on,tested_on,accuracy,correct,n,ci95_low,ci95_high,tree'
         """
         out = io.StringIO()
@@ -150,8 +150,8 @@ async def transfer_matrix(
 
     Example:
         >>> m = await transfer_matrix([("domain/algebra", fs)], [Domain(label="math:algebra", tasks=test)],
-        ...                           AgentConfig(), client=client, sandbox=sandbox)  # doctest: +SKIP
-        >>> print(m.format_table())  # doctest: +SKIP
+        ...                           AgentConfig(), client=client, sandbox=sandbox)
+        >>> print(m.format_table())
     """
     rows = [(BASELINE_LABEL, FunctionSet())] if baseline else []
     rows += list(sets)
@@ -231,7 +231,7 @@ async def merge_domains(
 
     Example:
         >>> out = await merge_domains(repo, "domain/geometry", prefer="both", ours_domain=a, theirs_domain=g,
-        ...                           agent_config=AgentConfig(), client=client, sandbox=sandbox)  # doctest: +SKIP
+        ...                           agent_config=AgentConfig(), client=client, sandbox=sandbox)
     """
     if prefer not in MERGE_MODES:
         raise ValueError(f"prefer must be one of {', '.join(MERGE_MODES)}, not {prefer!r}")

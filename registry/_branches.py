@@ -58,7 +58,8 @@ class BranchesMixin(WriteBase):
             UnknownRevision: ``start`` names no commit.
 
         Example:
-            >>> repo.create_branch("domain/algebra", start="best/main")  # doctest: +SKIP
+            >>> repo.create_branch("domain/algebra", start="best/main").subject
+            'epoch 1: add solve'
         """
         self._check_name(name)
         if self._git.read_ref(f"refs/heads/{name}") is not None:

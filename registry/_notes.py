@@ -124,8 +124,10 @@ class NotesMixin(WriteBase):
             TypeError: ``data`` is not JSON-serialisable.
 
         Example:
-            >>> repo.add_note("HEAD", {"test": {"accuracy": 0.4}})  # doctest: +SKIP
-            {'test': {'accuracy': 0.4}, 'train': {'accuracy': 0.65}}
+            >>> repo.add_note("HEAD", {"train": {"accuracy": 0.5}})
+            {'train': {'accuracy': 0.5}}
+            >>> repo.add_note("HEAD", {"test": {"accuracy": 0.4}})
+            {'train': {'accuracy': 0.5}, 'test': {'accuracy': 0.4}}
         """
         sha = self.resolve(rev)
         json.dumps(data)  # TypeError now, before anything is written

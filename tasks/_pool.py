@@ -66,7 +66,7 @@ class ScoringPool:
         ValueError: ``workers < 1`` or ``start_timeout_s <= 0``.
 
     Example:
-        >>> with ScoringPool() as pool:  # doctest: +SKIP
+        >>> with ScoringPool() as pool:
         ...     pool.score(Task(id="1", question="?", answer=r"\frac12", domain="math"), "0.5")
         True
     """

@@ -83,7 +83,7 @@ def pull_data(name: str | Dataset, dest: Path, *, base_url: str = DEFAULT_DATA_U
         ValueError: ``name`` is not a built-in dataset.
 
     Example:
-        >>> pull_data("gsm8k", Path.home() / ".cache" / "fnforge" / "data")  # doctest: +SKIP
+        >>> pull_data("gsm8k", Path.home() / ".cache" / "fnforge" / "data")
         PullResult(dataset='gsm8k', ...)
     """
     entry = dataset(name) if isinstance(name, str) else name

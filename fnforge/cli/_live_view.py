@@ -127,7 +127,7 @@ class LiveView:
     """A rich live display of a run; use as a context manager around the run.
 
     Example:
-        >>> with LiveView(Console()) as view:            # doctest: +SKIP
+        >>> with LiveView(Console()) as view:
         ...     summary = asyncio.run(trainer.run())    # with on_event=view
     """
 

@@ -210,7 +210,7 @@ def run_async(main: Coroutine[Any, Any, T], *, concurrency: int) -> T:
     tasks waiting in sandbox calls would hold up every other thread's work.
 
     Example:
-        >>> run_async(asyncio.sleep(0, "done"), concurrency=8)  # doctest: +SKIP
+        >>> run_async(asyncio.sleep(0, "done"), concurrency=8)
         'done'
     """
 
@@ -228,7 +228,7 @@ def progress_bar(description: str, total: int, *, min_total: int = 2) -> Iterato
     Yields ``advance(done)``, which sets the bar to ``done`` of ``total``.
 
     Example:
-        >>> with progress_bar("eval", 80) as advance:  # doctest: +SKIP
+        >>> with progress_bar("eval", 80) as advance:
         ...     advance(1)
     """
     from rich.console import Console

@@ -73,7 +73,7 @@ class Sandbox:
             layers the host does provide.
 
     Example:
-        >>> with Sandbox(SandboxPolicy(), workers=2) as sb:          # doctest: +SKIP
+        >>> with Sandbox(SandboxPolicy(), workers=2) as sb:
         ...     sb.call(function_set, "solve", {"x": 1}).value
     """
 
@@ -159,7 +159,7 @@ class Sandbox:
             RuntimeError: the sandbox is closed.
 
         Example:
-            >>> sb.call(fs, "double", {"x": 21}).value                 # doctest: +SKIP
+            >>> sb.call(fs, "double", {"x": 21}).value
             42
         """
         if name not in function_set:
@@ -182,7 +182,7 @@ class Sandbox:
             SandboxIsolationError: as for :meth:`call`.
 
         Example:
-            >>> sb.run_code(fs, "x = double(2)\\nprint(x)\\nx + 1").value  # doctest: +SKIP
+            >>> sb.run_code(fs, "x = double(2)\\nprint(x)\\nx + 1").value
             5
         """
         if not isinstance(code, str):
