@@ -1,10 +1,11 @@
 """Who uses the functions: the LLM client, the tool and ReAct agents, trajectories.
 
-Example:
-    >>> async with LLMClient(LLMConfig(model="gpt-4o", api_key=key)) as client:
-    ...     traj = await solve(AgentConfig(kind="tool"), function_set, task, sandbox, client)
-    >>> traj.answer, traj.stop
-    ('42', <StopReason.ANSWER: 'answer'>)
+Example (async or needs a provider, so shown, not run)::
+
+    async with LLMClient(LLMConfig(model="gpt-4o", api_key=key)) as client:
+        traj = await solve(AgentConfig(kind="tool"), function_set, task, sandbox, client)
+    traj.answer, traj.stop
+    # -> ('42', <StopReason.ANSWER: 'answer'>)
 """
 
 from __future__ import annotations

@@ -69,9 +69,10 @@ class _Transient(Exception):
 class LLMClient:
     """An async chat-completion client; open it with ``async with``.
 
-    Example:
-        >>> async with LLMClient(LLMConfig(model="m", base_url=url)) as client:
-        ...     reply = await client.complete([{"role": "user", "content": "2+2?"}])
+    Example (async or needs a provider, so shown, not run)::
+
+        async with LLMClient(LLMConfig(model="m", base_url=url)) as client:
+            reply = await client.complete([{"role": "user", "content": "2+2?"}])
     """
 
     def __init__(self, config: LLMConfig) -> None:

@@ -37,7 +37,7 @@ def render_messages(trajectory: Trajectory) -> list[dict[str, Any]]:
     """The conversation of ``trajectory``: the messages of its last request, then the last reply.
 
     Example:
-        >>> [m["role"] for m in render_messages(trajectory)]
+        >>> [m["role"] for m in render_messages(traj)]
         ['system', 'user', 'assistant', 'tool', 'assistant']
     """
     return conversation(trajectory.agent, trajectory.system, trajectory.question, trajectory.steps,

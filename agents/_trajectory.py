@@ -304,11 +304,11 @@ def render_compact(trajectory: Trajectory, max_chars: int = 4000) -> str:
 
     Example:
         >>> print(render_compact(traj, 300))
-        task t1 | stop=answer | answer=4 | turns=2 | tokens=180 | 0.41 s
-        Q: What is 2+2?
-        [1] assistant: (no text)
-            call add({"a": 2, "b": 2}) -> 4  [0.002 s]
-        [2] assistant: The result is \\boxed{4}.
+        task t000 | stop=answer | answer=1 | turns=2 | tokens=0 | 0.00 s
+        Q: Question of t000?
+        [1] assistant: Step 0.
+            call run_python({"code": "print(0)"}) -> output of t000 output of t000 output of  [0.000 s]
+        [2] assistant: The answer is \\boxed{1}.
     """
     t = trajectory
     item = max(80, max_chars // 6)

@@ -104,7 +104,8 @@ class History:
             the prompt sorts it ascending by score).
 
     Example:
-        >>> History(best=fs, best_score=report.accuracy, report=report)
+        >>> History(best=fs, best_score=report.accuracy, report=report).failures
+        ()
     """
 
     best: FunctionSet
@@ -175,11 +176,12 @@ class AgentOptimizer:
         ValueError: a limit is out of range.
         agents.PromptTemplateError: ``template`` lacks a placeholder or has an unknown one.
 
-    Example:
-        >>> optimizer = AgentOptimizer(client, sandbox, policy=policy)
-        >>> result = await optimizer.step(history.best, history)
-        >>> result.describe()
-        'add evaluate_expression'
+    Example (async or needs a provider, so shown, not run)::
+
+        optimizer = AgentOptimizer(client, sandbox, policy=policy)
+        result = await optimizer.step(history.best, history)
+        result.describe()
+        # -> 'add evaluate_expression'
     """
 
     def __init__(

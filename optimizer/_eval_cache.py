@@ -59,7 +59,7 @@ class CacheKey:
     Example:
         >>> CacheKey(tree_hash="t", task_hash="h", agent="a", sandbox="s", model="m",
         ...          sampling="{}", rollout=0).key[:8]
-        '3f1c9a20'
+        '45fa8fc3'
     """
 
     tree_hash: str
@@ -92,9 +92,10 @@ class EvalCache:
     Raises:
         EvalCacheError: the file cannot be created or opened, or is not an evaluation cache.
 
-    Example:
-        >>> with EvalCache(repo_state_dir / "eval-cache.sqlite") as cache:
-        ...     report = await evaluate(fs, tasks, AgentConfig(), client=c, sandbox=s, cache=cache)
+    Example (async or needs a provider, so shown, not run)::
+
+        with EvalCache(repo_state_dir / "eval-cache.sqlite") as cache:
+            report = await evaluate(fs, tasks, AgentConfig(), client=c, sandbox=s, cache=cache)
     """
 
     def __init__(self, path: Path | str, *, max_bytes: int = MAX_BYTES) -> None:

@@ -94,12 +94,13 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
         EvalCacheError: the cache file cannot be read or written.
         ValueError: ``concurrency < 1`` or ``rollout < 0``.
 
-    Example:
-        >>> async with LLMClient(LLMConfig(model="gpt-4o-mini")) as client:
-        ...     report = await evaluate(fs, tasks, AgentConfig(), client=client, sandbox=sandbox,
-        ...                             cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
-        >>> report.accuracy, report.ci95
-        (0.65, (0.433, 0.819))
+    Example (async or needs a provider, so shown, not run)::
+
+        async with LLMClient(LLMConfig(model="gpt-4o-mini")) as client:
+            report = await evaluate(fs, tasks, AgentConfig(), client=client, sandbox=sandbox,
+                                    cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
+        report.accuracy, report.ci95
+        # -> (0.65, (0.433, 0.819))
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")

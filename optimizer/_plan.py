@@ -172,9 +172,10 @@ def plan_run(function_set: FunctionSet, train: Sequence[Task], test: Sequence[Ta
         model, optimizer_model: the agents' and the optimizer's model.
 
     Example:
+        >>> from fnforge.agents import AgentConfig
         >>> plan = plan_run(FunctionSet(), train, test, AgentConfig(), TrainConfig())
-        >>> plan.step.calls_typical
-        44
+        >>> plan.step.calls_typical  # 4 optimizer calls, 2 agent calls for each of 2 tasks
+        8
     """
     step_tasks = list(train[: config.batch] if config.batch is not None else train)
     tools = function_set.to_openai_tools()

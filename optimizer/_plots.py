@@ -70,7 +70,8 @@ def plot_learning_curve(
         ``path``.
 
     Example:
-        >>> plot_learning_curve([(0, 0.3, "initial"), (1, 0.5, "accepted")], Path("curve.png"))
+        >>> plot_learning_curve([(0, 0.3, "initial"), (1, 0.5, "accepted")], Path("curve.png")).name
+        'curve.png'
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
@@ -125,7 +126,8 @@ def plot_heatmap(
         ``path``.
 
     Example:
-        >>> plot_heatmap(["none"], ["math:algebra"], [[0.3]], Path("m.png"))
+        >>> plot_heatmap(["none"], ["math:algebra"], [[0.3]], Path("m.png")).name
+        'm.png'
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
@@ -163,7 +165,8 @@ def plot_function_calls(
         ``path``.
 
     Example:
-        >>> plot_function_calls({"solve": [(0, 2), (1, 5)]}, Path("calls.png"))
+        >>> plot_function_calls({"solve": [(0, 2), (1, 5)]}, Path("calls.png")).name
+        'calls.png'
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()

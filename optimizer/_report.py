@@ -128,8 +128,8 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
         OptimizerError: ``run`` is not a run of the branch.
 
     Example:
-        >>> build_report(repo, branch="domain/algebra").best_score
-        0.75
+        >>> build_report(repo, branch="main").best_score
+        0.65
     """
     name = branch or repo.head_branch or "HEAD"
     versions = list(reversed(repo.log(name)))  # oldest first
@@ -223,8 +223,8 @@ def summary_lines(report: RunReport) -> list[str]:
     """A short terminal summary of the report (a few lines).
 
     Example:
-        >>> summary_lines(report)[0]
-        'branch main, run 20261125-1940-ab12: 6 steps (3 accepted, 2 rejected)'
+        >>> summary_lines(build_report(repo))[0]
+        'branch main: 3 scored steps (1 accepted, 1 rejected)'
     """
     counts = {s: sum(1 for p in report.steps if p.status == s) for s in ("accepted", "rejected")}
     run = f", run {report.run}" if report.run else ""

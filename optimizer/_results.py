@@ -138,7 +138,7 @@ class Report:
     Example:
         >>> report = Report.from_results(results, wall_s=1.5)
         >>> f"{report.accuracy:.1%} [{report.ci95[0]:.1%}, {report.ci95[1]:.1%}]"
-        '65.0% [43.3%, 81.9%]'
+        '66.7% [20.8%, 93.9%]'
     """
 
     results: tuple[TaskResult, ...]
@@ -198,7 +198,8 @@ class Report:
         out: it describes this run, not the function set.
 
         Example:
-            >>> repo.add_note(sha, report.notes_dict("test", tasks="math:algebra"))
+            >>> repo.add_note("HEAD", report.notes_dict("test", tasks="math:algebra"))["test"]["accuracy"]
+            0.6666666666666666
         """
         body = self.to_dict()
         del body["cached"]

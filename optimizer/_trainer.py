@@ -104,13 +104,14 @@ class Trainer:
         ValueError: no training tasks.
         TrainingError: no branch named and HEAD is detached.
 
-    Example:
-        >>> trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
-        ...                   optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
-        ...                   sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
-        >>> summary = await trainer.run()
-        >>> summary.best_score, summary.stop
-        (0.65, <RunStop.PATIENCE: 'patience'>)
+    Example (async or needs a provider, so shown, not run)::
+
+        trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
+                          optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
+                          sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
+        summary = await trainer.run()
+        summary.best_score, summary.stop
+        # -> (0.65, <RunStop.PATIENCE: 'patience'>)
     """
 
     def __init__(self, repo: Repository, *, train: Sequence[Task], test: Sequence[Task], agent: AgentConfig,

@@ -89,8 +89,10 @@ class TransferMatrix:
         """One line per cell: ``trained_on,tested_on,accuracy,correct,n,ci95_low,ci95_high,tree``.
 
         Example:
-            >>> matrix.to_csv().splitlines()[0]
-            'trained_on,tested_on,accuracy,correct,n,ci95_low,ci95_high,tree'
+            >>> matrix = TransferMatrix(rows=("none",), columns=("arithmetic",), trees=("4b825dc",),
+            ...                         reports=((report,),))
+            >>> matrix.to_csv().splitlines()
+            ['trained_on,tested_on,accuracy,correct,n,ci95_low,ci95_high,tree', 'none,arithmetic,0.6667,2,3,0.2077,0.9385,4b825dc']
         """
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -148,10 +150,11 @@ async def transfer_matrix(
     Raises:
         ValueError: no sets or no domains, or a repeated label.
 
-    Example:
-        >>> m = await transfer_matrix([("domain/algebra", fs)], [Domain(label="math:algebra", tasks=test)],
-        ...                           AgentConfig(), client=client, sandbox=sandbox)
-        >>> print(m.format_table())
+    Example (async or needs a provider, so shown, not run)::
+
+        m = await transfer_matrix([("domain/algebra", fs)], [Domain(label="math:algebra", tasks=test)],
+                                  AgentConfig(), client=client, sandbox=sandbox)
+        print(m.format_table())
     """
     rows = [(BASELINE_LABEL, FunctionSet())] if baseline else []
     rows += list(sets)
@@ -229,9 +232,10 @@ async def merge_domains(
         RegistryError: ``other`` is already merged, or the branch moved meanwhile.
         ValueError: an unknown ``prefer``.
 
-    Example:
-        >>> out = await merge_domains(repo, "domain/geometry", prefer="both", ours_domain=a, theirs_domain=g,
-        ...                           agent_config=AgentConfig(), client=client, sandbox=sandbox)
+    Example (async or needs a provider, so shown, not run)::
+
+        out = await merge_domains(repo, "domain/geometry", prefer="both", ours_domain=a, theirs_domain=g,
+                                  agent_config=AgentConfig(), client=client, sandbox=sandbox)
     """
     if prefer not in MERGE_MODES:
         raise ValueError(f"prefer must be one of {', '.join(MERGE_MODES)}, not {prefer!r}")

@@ -126,9 +126,10 @@ class PlainView:
 class LiveView:
     """A rich live display of a run; use as a context manager around the run.
 
-    Example:
-        >>> with LiveView(Console()) as view:
-        ...     summary = asyncio.run(trainer.run())    # with on_event=view
+    Example (async or needs a provider, so shown, not run)::
+
+        with LiveView(Console()) as view:
+            summary = asyncio.run(trainer.run())    # with on_event=view
     """
 
     def __init__(self, console: Console) -> None:
