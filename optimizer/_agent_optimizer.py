@@ -42,9 +42,9 @@ Provider failures (``agents.LLMError``) propagate; model mistakes never raise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -379,8 +379,6 @@ class _StepRun:
         else:
             lines.append("That was the last change of this step.")
         return "\n".join(lines)
-
-
 
 
 def _list_b_outline(best: FunctionSet, trial: FunctionSet) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
+    from fnforge.optimizer._run_state import StepRecord
     from fnforge.optimizer._summary import RunSummary
 
 __all__ = [
@@ -142,34 +143,16 @@ class StepFinished:
     """A step ended.
 
     Attributes:
-        step: 0 for the initial evaluation, then 1, 2, ...
-        epoch: accepted updates so far (after this step).
-        status: initial, accepted, rejected or unchanged.
-        score: the step's training score (the trial's; for unchanged, the best's).
-        best_score: the best training score after this step.
-        subject: the commit subject (or what happened, for an unchanged step).
-        commit: the trial commit (None for an unchanged step).
-        rollback: the roll-back commit after a rejection.
+        record: the step as the summary keeps it (step, epoch, status, scores, commits, optimizer requests).
         rejections: proposals rejected at validation during the step.
         stale: consecutive non-improving steps after this one.
         spent: the run's spend so far.
-        optimizer_calls: optimizer requests the step made (0 for the initial evaluation).
-        optimizer_cached: how many of them the response cache answered (a resumed step's replay).
     """
 
-    step: int
-    epoch: int
-    status: StepStatus
-    score: float
-    best_score: float
-    subject: str
-    commit: str | None
-    rollback: str | None
+    record: StepRecord
     rejections: int
     stale: int
     spent: Spend
-    optimizer_calls: int = 0
-    optimizer_cached: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -394,10 +394,7 @@ class Trainer:
         state.history.append(record)
         spent = self._spent()
         append_step(self.repo, self._run_id, record, spent)
-        self._emit(StepFinished(step=record.step, epoch=record.epoch, status=record.status, score=record.score,
-                                best_score=record.best_score, subject=record.subject, commit=record.commit,
-                                rollback=record.rollback, rejections=rejections, stale=state.stale, spent=spent,
-                                optimizer_calls=record.optimizer_calls, optimizer_cached=record.optimizer_cached))
+        self._emit(StepFinished(record=record, rejections=rejections, stale=state.stale, spent=spent))
 
     def _client_spend(self) -> Spend:
         total = Spend()

@@ -30,6 +30,7 @@ from fnforge import registry
 from fnforge.cli import cli
 from fnforge.cli._live_view import LiveView
 from fnforge.optimizer._live import Phase, PhaseStarted, RunStarted, Spend, StepFinished, StepStatus, TaskDone
+from fnforge.optimizer._run_state import StepRecord
 from tests.llm_server import Request, ScriptedLLM
 from tests.optimizer.policies import TERMINATE, OptimizerScript, is_optimizer_request
 from tests.optimizer.trainer_support import FIXTURES, add_solve, agent_policy, content_policy, init_repo, section
@@ -65,6 +66,7 @@ def test_train_command_prints_steps_and_the_summary_table(tmp_path: Path, llm_se
     assert lines[3] == "step   2  unchanged train 1.0000  best 1.0000  opt  1  -        epoch 1: no change (terminated)"
     assert "early stop after 1 steps without improvement" in result.output
     assert "optimizer    3 requests" in result.output
+    assert "prompt tokens (0%) from the provider's prompt cache" in result.output
     assert "test score   1.0000 (4/4" in result.output
     assert f".git/fnforge/runs/{run}/summary.json" in result.output
 
@@ -209,9 +211,9 @@ def test_live_view_shows_phase_progress_steps_and_spend() -> None:
                         patience=3, max_steps=None, step=0, spent=Spend()))
         view(PhaseStarted(step=1, phase=Phase.EVALUATE, total=4))
         view(TaskDone(step=1, phase=Phase.EVALUATE, done=2, total=4, correct=1, cached=False, spent=spent))
-        view(StepFinished(step=1, epoch=1, status=StepStatus.ACCEPTED, score=0.75, best_score=0.75,
-                          subject="epoch 1: add solve", commit="abcdef0123", rollback=None, rejections=0, stale=0,
-                          spent=spent, optimizer_calls=3, optimizer_cached=1))
+        view(StepFinished(record=StepRecord(step=1, epoch=1, status=StepStatus.ACCEPTED, score=0.75, best_score=0.75,
+                                            subject="epoch 1: add solve", commit="abcdef0123", optimizer_calls=3,
+                                            optimizer_cached=1), rejections=0, stale=0, spent=spent))
     text = output.getvalue()
     assert "step 1 · evaluating the trial" in text and "0/4 tasks, 0 correct" in text
     assert re.search(r"step +epoch +status +train +best +opt +commit +change", text)
