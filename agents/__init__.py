@@ -23,7 +23,13 @@ from fnforge.agents._exceptions import (
     TrajectoryError,
 )
 from fnforge.agents._lenient import CodeRead, JSONRead, read_code, read_json_object
-from fnforge.agents._prompts import AGENT_TEMPLATES, RUN_PYTHON, check_agent_template, check_placeholders, default_agent_template
+from fnforge.agents._prompts import (
+    AGENT_TEMPLATES,
+    RUN_PYTHON,
+    check_agent_template,
+    check_placeholders,
+    default_agent_template,
+)
 from fnforge.agents._react import ReactReply, parse_react
 from fnforge.agents._render import render_messages
 from fnforge.agents._replies import unreadable_text_call

@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from string import Template
-from typing import Any, Literal
+from typing import Any, Literal  # Any: JSON request and reply bodies, tool schemas
 
 from fnforge.functions import FunctionSet
 from fnforge.sandbox import Sandbox

@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast  # Any: JSON bodies; the SDK's loose objects
 
 from fnforge.agents._cache import ResponseCache, request_key
 from fnforge.agents._exceptions import LLMContextExceeded, LLMRejected, LLMUnavailable

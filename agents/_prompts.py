@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from string import Template
-from typing import Any
+from typing import Any  # Any: tool schemas (JSON Schema)
 
 from fnforge.agents._exceptions import PromptTemplateError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal  # Any: JSON values (dict forms of records, request and reply bodies)
 
 __all__ = ["ClientStats", "Completion", "LLMConfig", "ToolCall", "Usage"]
 

@@ -24,7 +24,7 @@ same place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any  # Any: chat messages as JSON
 
 from fnforge.agents._cut import cut_conversation
 from fnforge.agents._react import ReactReply, parse_react

@@ -19,7 +19,7 @@ import enum
 from collections.abc import Mapping
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.agents._records import ToolCall, Usage
 from fnforge.agents._exceptions import TrajectoryError

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any  # Any: JSON Schemas and dict forms
 
 from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
 from fnforge.functions._validate import validate_function

@@ -35,7 +35,7 @@ import json
 import re
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal  # Any: tool-call arguments and JSON Schemas the model wrote
 
 from fnforge.agents import read_code, read_json_object
 from fnforge.functions import Function, FunctionSet, FunctionSpecError

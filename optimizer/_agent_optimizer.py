@@ -46,7 +46,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: chat messages as JSON
 
 from fnforge.agents import Completion, LLMClient, ToolCall, cut_middle, unreadable_text_call
 from fnforge.functions import FunctionSet

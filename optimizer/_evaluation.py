@@ -39,7 +39,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, solve
 from fnforge.functions import FunctionSet

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.optimizer._agent_optimizer import TURN_TOKENS
 from fnforge.optimizer._prompt import estimate_tokens, render_function_set

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.functions import write_atomic
 from fnforge.optimizer._run_state import StepRecord

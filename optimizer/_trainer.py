@@ -40,7 +40,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: recorded run settings (JSON)
 
 from fnforge.functions import FunctionSet
 from fnforge.registry import DirtyWorkingTree

@@ -91,8 +91,9 @@ class TransferMatrix:
         Example:
             >>> matrix = TransferMatrix(rows=("none",), columns=("arithmetic",), trees=("4b825dc",),
             ...                         reports=((report,),))
-            >>> matrix.to_csv().splitlines()
-            ['trained_on,tested_on,accuracy,correct,n,ci95_low,ci95_high,tree', 'none,arithmetic,0.6667,2,3,0.2077,0.9385,4b825dc']
+            >>> print(matrix.to_csv(), end="")
+            trained_on,tested_on,accuracy,correct,n,ci95_low,ci95_high,tree
+            none,arithmetic,0.6667,2,3,0.2077,0.9385,4b825dc
         """
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")

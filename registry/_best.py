@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any  # Any: note contents (JSON)
 
 from fnforge.registry._rules import evidence_is_valid, is_valid, unit_float
 from fnforge.registry._version import Version

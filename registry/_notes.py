@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any  # Any: note contents (JSON)
 
 from fnforge.functions import canonical_json
 from fnforge.registry._lock import waiting_lock

@@ -36,7 +36,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: unchecked JSON from a toolset
 
 from fnforge.functions import FnforgeError, Function, JSONInputError, Problem, from_files, load_json
 from fnforge.registry._audit import Commit, sharing_findings

@@ -29,7 +29,7 @@ import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any
+from typing import Any  # Any: scoring arguments passed to a worker process
 
 from fnforge.tasks._deadline import backstop_s
 from fnforge.tasks._exceptions import ScoringTimeout, TaskError

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values
 
 import click
 

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar  # Any: click's option values and JSON rows
 
 import click
 
@@ -119,7 +119,8 @@ def _run_async(app: AppContext, options: dict[str, Any], config: ToolsetConfig, 
 
 
 def _agent(options: dict[str, Any], config: ToolsetConfig) -> AgentConfig:
-    kind: Literal["tool", "react"] = "react" if (options["agent"] or config.agent) == "react" else "tool"  # both checked on input
+    chosen = options["agent"] or config.agent  # click and load_config both allow only tool or react
+    kind: Literal["tool", "react"] = "react" if chosen == "react" else "tool"
     return AgentConfig(kind=kind, max_turns=options["max_turns"])
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values and recorded run settings (JSON)
 
 import click
 from click.core import ParameterSource
@@ -186,7 +186,8 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
             # not `with open_sandbox(...)`: evaluate starts the workers once the first requests are out
             with closing(open_sandbox(config, workers=concurrency)) as sandbox:
                 optimizer = AgentOptimizer(optimizer_client, sandbox, policy=sandbox.policy,
-                                           max_actions=settings["max_actions"], max_retries=settings["max_retries"], template=prompts.optimizer)
+                                           max_actions=settings["max_actions"], max_retries=settings["max_retries"],
+                                           template=prompts.optimizer)
                 trainer = Trainer(repo, train=train, test=test, agent=agent, client=client, optimizer=optimizer,
                                   sandbox=sandbox, config=train_config, tasks_label=label, on_event=view,
                                   cache=open_eval_cache(repo.state_dir, enabled=use_cache))

@@ -21,7 +21,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: TOML tables
 
 import click
 import platformdirs

@@ -37,7 +37,7 @@ import base64
 import binascii
 import io
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any  # Any: bytes or text, by the mode a file was opened in
 
 from fnforge.sandbox.runtime._monitor import Monitor
 

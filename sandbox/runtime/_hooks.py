@@ -62,7 +62,7 @@ import operator
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: objects of learned code, checked at run time rather than typed
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 

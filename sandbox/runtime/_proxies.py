@@ -47,7 +47,7 @@ import importlib
 import re
 import types
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any  # Any: objects of learned code, checked at run time rather than typed
 
 from fnforge.sandbox.runtime._codegen import install as install_codegen_guard
 from fnforge.sandbox.runtime._monitor import Monitor

@@ -24,7 +24,7 @@ import signal
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol  # Any: JSON arguments and results
 
 from fnforge.functions import JSONInputError, load_json
 from fnforge.sandbox._policy import SandboxPolicy
