@@ -34,7 +34,7 @@ COMMAND_MODULES = {
 """Command name -> the ``fnforge/_cmd_<module>.py`` that defines it."""
 
 COMMAND_SUMMARIES: dict[str, str | None] = {
-    "best": "Show the best-scoring version of a branch (rejected trials never count; ties go to the earliest).",
+    "best": "Show a branch's best version for a task set: what best/<branch> names everywhere.",
     "bisect": "Find the training step that broke a task: git bisect run with the evaluator as the test.",
     "bisect-step": None,
     "blame": "Show which training step (commit, epoch, run) introduced each line of a function.",
@@ -52,12 +52,15 @@ COMMAND_SUMMARIES: dict[str, str | None] = {
     "log": "List a branch's versions, newest first: sha, status, score, epoch, subject.",
     "merge": "Merge another domain branch's functions into the checked-out branch, scored on both domains.",
     "report": "Write an HTML report of a training run: learning curve, best set, histories, calls, complexity.",
+    "pull": "Fetch branches, best pointers and notes from REMOTE; create or fast-forward the local branches.",
+    "push": "Push branches, their best pointers and the evaluation notes to REMOTE (a name or URL; default origin).",
+    "remote": "Add remotes that carry notes and best pointers with every git fetch.",
     "rollback": "Restore an earlier version by a revert commit (Status: rollback); history is kept.",
     "show": "Show a version's function set, or one function's spec and code with REV:NAME.",
     "train": "Train the branch's functions: optimizer step, evaluate, commit, roll back, early stop.",
     "transfer": "Evaluate each branch's best set on each task set: a transfer matrix (the paper's Fig. 3).",
     "trust": "Trust this toolset's fnforge.toml [sandbox] table, exactly as it is now, to widen your limits.",
-    "verify": "Re-check a toolset without running it: every function version, trailer and note.",
+    "verify": "Re-check a toolset without running it: functions, trailers, notes, best pointers, task paths.",
 }
 """Command name -> the first paragraph of its help (``None``: a hidden command), for ``fnforge --help``,
 which lists the commands without importing their modules. tests/fnforge/test_help.py checks that the
