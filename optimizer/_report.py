@@ -130,8 +130,8 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
         UnknownRun: ``run`` is not a run of the branch (exit code 2).
 
     Example:
-        >>> build_report(repo, branch="domain/algebra").best_score  # doctest: +SKIP
-        0.75
+        >>> build_report(repo, branch="main").best_score
+        0.65
     """
     name = branch or repo.head_branch or "HEAD"
     versions = list(reversed(repo.log(name)))  # oldest first
@@ -241,8 +241,8 @@ def summary_lines(report: RunReport) -> list[str]:
     """A short terminal summary of the report (a few lines).
 
     Example:
-        >>> summary_lines(report)[0]  # doctest: +SKIP
-        'branch main, run 20261125-1940-ab12: 6 steps (3 accepted, 2 rejected)'
+        >>> summary_lines(build_report(repo))[0]
+        'branch main: 3 steps (1 accepted, 1 rejected, 0 unchanged)'
     """
     counts = {s: sum(1 for p in report.steps if p.status == s) for s in ("accepted", "rejected", "unchanged")}
     run = f", run {report.run}" if report.run else ""
@@ -272,7 +272,7 @@ def write_report(report: RunReport, out_dir: Path) -> Path:
         The path of ``index.html``.
 
     Example:
-        >>> write_report(build_report(repo), Path("report"))  # doctest: +SKIP
+        >>> write_report(build_report(repo), Path("report"))
         PosixPath('report/index.html')
     """
     from fnforge.optimizer._plots import plot_function_calls, plot_learning_curve

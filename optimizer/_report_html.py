@@ -116,7 +116,9 @@ def render_html(report: RunReport, *, curve_png: Path, calls_png: Path | None) -
     """The whole page as text; the PNGs are inlined as data URIs.
 
     Example:
-        >>> render_html(report, curve_png=Path("learning-curve.png"), calls_png=None)[:15]  # doctest: +SKIP
+        >>> from fnforge.optimizer import build_report, plot_learning_curve
+        >>> _ = plot_learning_curve([(0, 0.25, "initial"), (1, 0.65, "accepted")], Path("learning-curve.png"))
+        >>> render_html(build_report(repo), curve_png=Path("learning-curve.png"), calls_png=None)[:15]
         '<!doctype html>'
     """
     run = escape(report.run) if report.run else "all runs"

@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
-from fnforge.functions import FunctionSet
+from fnforge.functions import FunctionSet, write_atomic
 from fnforge.optimizer._exceptions import OptimizerError
 from fnforge.optimizer._live import Spend, StepStatus
 from fnforge.optimizer._train_config import TrainConfig
@@ -226,19 +226,10 @@ def run_dir(repo: Repository, run_id: str) -> Path:
     return path
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def save_record(repo: Repository, record: RunRecord) -> Path:
     """Write ``runs/<run>/run.json`` atomically and return its path."""
     path = run_dir(repo, record.run_id) / "run.json"
-    _write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -272,7 +263,8 @@ def find_run(repo: Repository, branch: str, run_id: str | None = None) -> RunRec
 
 def append_step(repo: Repository, run_id: str, record: StepRecord, spent: Spend) -> None:
     """Append one finished step (and the run's spend so far) to ``runs/<run>/steps.jsonl``."""
-    line = json.dumps({**record.to_dict(), "tokens": spent.tokens, "cost": spent.cost}, sort_keys=True)
+    line = json.dumps({**record.to_dict(), "tokens": spent.tokens, "cost": spent.cost,
+                       "prompt_tokens": spent.prompt_tokens, "cached_tokens": spent.cached_tokens}, sort_keys=True)
     with open(run_dir(repo, run_id) / "steps.jsonl", "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
@@ -354,7 +346,8 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
     for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
         state.apply(item)
     last = journal[-1] if journal else {}
-    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)))
+    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)),
+                  prompt_tokens=int(last.get("prompt_tokens", 0)), cached_tokens=int(last.get("cached_tokens", 0)))
     return Checkpoint(step=state.step, epoch=state.epoch, stale=state.stale, best=state.best,
                       best_score=state.best_score, initial_score=state.initial_score,
                       failures=tuple(state.failures), pending_rollback=state.pending, spent=spent,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal  # Any: JSON values (dict forms of records, request and reply bodies)
 
 __all__ = ["TrainConfig"]
 

@@ -42,7 +42,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: recorded run settings (JSON)
 
 from fnforge.functions import FunctionSet
 from fnforge.registry import DirtyWorkingTree
@@ -115,13 +115,14 @@ class Trainer(StepRecords):
         ValueError: no training tasks.
         TrainingError: no branch named and HEAD is detached.
 
-    Example:
-        >>> trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
-        ...                   optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
-        ...                   sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))  # doctest: +SKIP
-        >>> summary = await trainer.run()                                          # doctest: +SKIP
-        >>> summary.best_score, summary.stop                                       # doctest: +SKIP
-        (0.65, <RunStop.PATIENCE: 'patience'>)
+    Example (async or needs a provider, so shown, not run)::
+
+        trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
+                          optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
+                          sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
+        summary = await trainer.run()
+        summary.best_score, summary.stop
+        # -> (0.65, <RunStop.PATIENCE: 'patience'>)
     """
 
     def __init__(self, repo: Repository, *, train: Sequence[Task], test: Sequence[Task], agent: AgentConfig,
@@ -347,7 +348,8 @@ class Trainer(StepRecords):
             best_commit=state.best_version.sha,
             best_tree=state.best.tree_hash, best_functions=state.best.names, test=test, tokens=spent.tokens,
             cost=spent.cost, wall_s=time.perf_counter() - self._started, resumed=resumed,
-            history=tuple(state.history), path=str(path))
+            history=tuple(state.history), path=str(path), prompt_tokens=spent.prompt_tokens,
+            cached_tokens=spent.cached_tokens)
         write_summary(summary, path)
         self._emit(RunFinished(summary=summary))
         return summary
@@ -410,21 +412,19 @@ class Trainer(StepRecords):
         state.history.append(record)
         spent = self._spent()
         append_step(self.repo, self._run_id, record, spent)
-        self._emit(StepFinished(step=record.step, epoch=record.epoch, status=record.status, score=record.score,
-                                best_score=record.best_score, subject=record.subject, commit=record.commit,
-                                rollback=record.rollback, rejections=rejections, stale=state.stale, spent=spent,
-                                optimizer_calls=record.optimizer_calls, optimizer_cached=record.optimizer_cached))
+        self._emit(StepFinished(record=record, rejections=rejections, stale=state.stale, spent=spent))
 
     def _client_spend(self) -> Spend:
         total = Spend()
         for client in self._clients:
             stats = client.stats
-            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd)
+            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd,
+                           prompt_tokens=stats.prompt_tokens, cached_tokens=stats.cached_prompt_tokens)
         return total
 
     def _spent(self) -> Spend:
         now, base = self._client_spend(), self._stats_base
-        return self._spent_base + Spend(tokens=now.tokens - base.tokens, cost=now.cost - base.cost)
+        return self._spent_base + (now - base)
 
     def _over_budget(self) -> bool:
         cfg, spent = self.config, self._spent()

@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any  # Any: note contents (JSON)
 
 from fnforge.registry._rules import evidence_is_valid, is_valid, unit_float
 from fnforge.registry._version import Version
@@ -276,8 +276,8 @@ def best_measurement(
         notes: commit sha -> note, for splits other than ``train``.
 
     Example:
-        >>> best_measurement(repo.log(), "test", notes=notes).score  # doctest: +SKIP
-        0.81
+        >>> best_measurement(repo.log(), "train").score
+        0.65
     """
     found = measurements(versions, split, notes)
     task_set = _resolve(found, tasks, split, found if split == "train" else measurements(versions, "train"))
@@ -300,7 +300,8 @@ def best_of(
     """The best version in ``versions`` (newest first, as :meth:`Repository.log` returns them); see the rule.
 
     Example:
-        >>> registry.best_of(repo.log(), "train", tasks="math:algebra")  # doctest: +SKIP
+        >>> registry.best_of(repo.log(), "train").subject
+        'epoch 1: add solve'
     """
     best = best_measurement(versions, split, tasks=tasks, notes=notes)
     return None if best is None else best.version

@@ -57,8 +57,9 @@ class WritingMixin(WriteBase):
             DirtyWorkingTree: the branch is checked out and ``functions/`` has uncommitted edits.
 
         Example:
-            >>> repo.commit(fs, subject="epoch 1: add solve",
-            ...             trailers={"Score": 0.65, "Status": "accepted", "Epoch": 1})  # doctest: +SKIP
+            >>> repo.commit(fs, subject="epoch 2: add double",
+            ...             trailers={"Score": 0.7, "Status": "accepted", "Epoch": 2}).trailers["Score"]
+            '0.7000'
         """
         format_message(subject, body, trailers)  # ValueError before anything is written
         name = self._branch(branch)

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON records of data files
 
 from fnforge.tasks._data import check_slice, locate_data
 from fnforge.tasks._exceptions import TaskSplitError

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values and recorded run settings (JSON)
 
 import click
 from click.core import ParameterSource
@@ -32,7 +32,8 @@ from fnforge.cli._runtime import PRICES, llm_config, llm_options, open_eval_cach
 from fnforge.cli._settings import (SplitSettings, agent_options, data_cache_dir, endpoint, recorded_data,
                                    recorded_endpoint, resolve_split, split_options)
 from fnforge.cli._taskpath import load_splits
-from fnforge.optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
+from fnforge.optimizer import (AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run,
+                               load_prompts, plan_run)
 from fnforge.tasks import Task
 
 __all__: list[str] = []
@@ -234,7 +235,8 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
     agent_llm = llm_config(settings["model"], base_url=endpoint(options["base_url"], config), state_dir=repo.state_dir,
                            use_cache=use_cache, concurrency=concurrency)
     optimizer_llm = replace(agent_llm, model=settings["optimizer_model"])
-    agent = AgentConfig(kind=settings["agent"], max_turns=settings["max_turns"])
+    prompts = load_prompts(repo.path)  # the toolset's prompts/ templates, checked before any call
+    agent = prompts.agent_config(AgentConfig(kind=settings["agent"], max_turns=settings["max_turns"]))
     console = _console()
     live = console.is_terminal and not options["as_json"]
     view = LiveView(console) if live else PlainView(lambda line: click.echo(line, err=options["as_json"]))
@@ -244,7 +246,8 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
             # not `with open_sandbox(...)`: evaluate starts the workers once the first requests are out
             with closing(open_sandbox(config, workers=concurrency)) as sandbox:
                 optimizer = AgentOptimizer(optimizer_client, sandbox, policy=sandbox.policy,
-                                           max_actions=settings["max_actions"], max_retries=settings["max_retries"])
+                                           max_actions=settings["max_actions"], max_retries=settings["max_retries"],
+                                           template=prompts.optimizer)
                 trainer = Trainer(repo, train=train, test=test, agent=agent, client=client, optimizer=optimizer,
                                   sandbox=sandbox, config=train_config, tasks_label=label, on_event=view, val=val,
                                   cache=open_eval_cache(repo.state_dir, enabled=use_cache))
@@ -280,6 +283,8 @@ def _plan_text(plan: DryRunPlan, settings: Mapping[str, Any]) -> str:
         f"    evaluation     {calls(plan.evaluation_step)}  [{settings['model']}]",
         f"  test eval        {calls(plan.test)}",
         f"  steps            at most {plan.max_steps} (epochs x patience, or --max-steps)",
+        f"  prompt cache     ~{plan.optimizer_step.cached_share:.0%} of optimizer and "
+        f"~{plan.evaluation_step.cached_share:.0%} of agent prompt tokens expected cached by the provider",
         f"  estimated cost   ${plan.cost(1):.4f} for 1 step, ${plan.cost(plan.max_steps):.2f} for "
         f"{plan.max_steps} steps (list prices; 0 for unpriced models)",
     ]

@@ -151,7 +151,7 @@ def test_trainer_writes_the_run_summary_json(scenario) -> None:  # type: ignore[
 def test_trainer_emits_a_well_ordered_event_stream(scenario) -> None:  # type: ignore[no-untyped-def]
     _, _, summary, events = scenario
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
-    steps = [e.step for e in events if isinstance(e, StepFinished)]
+    steps = [e.record.step for e in events if isinstance(e, StepFinished)]
     assert steps == [0, 1, 2, 3, 4, 5]
     done = [e for e in events if isinstance(e, TaskDone) and e.step == 0]
     assert [e.done for e in done] == [1, 2, 3, 4]

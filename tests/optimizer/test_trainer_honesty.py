@@ -125,7 +125,7 @@ def test_trainer_epochs_agree_between_events_trailers_and_summary(tmp_path: Path
         summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2), events=events))
         trailers = {v.sha: v.epoch for v in repo.log()}
         subjects = {v.sha: v.subject for v in repo.log()}
-    finished = [e for e in events if isinstance(e, StepFinished)]
+    finished = [e.record for e in events if isinstance(e, StepFinished)]
     assert [e.epoch for e in finished] == [r.epoch for r in summary.history] == [0, 1, 1, 1]
     for event in finished:
         assert event.subject.startswith(f"epoch {event.epoch}: ")
