@@ -1,10 +1,11 @@
 """Who uses the functions: the LLM client, the tool and ReAct agents, trajectories.
 
-Example:
-    >>> async with LLMClient(LLMConfig(model="gpt-4o", api_key=key)) as client:  # doctest: +SKIP
-    ...     traj = await solve(AgentConfig(kind="tool"), function_set, task, sandbox, client)
-    >>> traj.answer, traj.stop
-    ('42', <StopReason.ANSWER: 'answer'>)
+Example (async or needs a provider, so shown, not run)::
+
+    async with LLMClient(LLMConfig(model="gpt-4o", api_key=key)) as client:
+        traj = await solve(AgentConfig(kind="tool"), function_set, task, sandbox, client)
+    traj.answer, traj.stop
+    # -> ('42', <StopReason.ANSWER: 'answer'>)
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from fnforge.agents._exceptions import (
     LLMError,
     LLMRejected,
     LLMUnavailable,
+    PromptTemplateError,
     TrajectoryError,
 )
 from fnforge.agents._lenient import CodeRead, JSONRead, read_code, read_json_object
-from fnforge.agents._prompts import RUN_PYTHON
+from fnforge.agents._prompts import (
+    AGENT_TEMPLATES,
+    RUN_PYTHON,
+    check_agent_template,
+    check_placeholders,
+    default_agent_template,
+)
 from fnforge.agents._react import ReactReply, parse_react
 from fnforge.agents._render import render_messages
 from fnforge.agents._replies import unreadable_text_call
@@ -40,6 +48,7 @@ from fnforge.agents._trajectory import (
 )
 
 __all__ = [
+    "AGENT_TEMPLATES",
     "AgentConfig",
     "AgentError",
     "AnswerStep",
@@ -56,6 +65,7 @@ __all__ = [
     "LLMRejected",
     "LLMUnavailable",
     "ModelStep",
+    "PromptTemplateError",
     "RUN_PYTHON",
     "ReactReply",
     "SCHEMA_VERSION",
@@ -66,7 +76,10 @@ __all__ = [
     "Trajectory",
     "TrajectoryError",
     "Usage",
+    "check_agent_template",
+    "check_placeholders",
     "cut_middle",
+    "default_agent_template",
     "parse_react",
     "read_code",
     "read_json_object",

@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from string import Template
-from typing import Any, Literal
+from typing import Any, Literal  # Any: JSON request and reply bodies, tool schemas
 
 from fnforge.functions import FunctionSet
 from fnforge.sandbox import Sandbox
@@ -274,10 +274,11 @@ async def solve(agent_config: AgentConfig, function_set: FunctionSet, task: Task
         LLMRejected: the provider refused a request (key, model, bad request).
         TaskDataError: an attachment of the task cannot be read or is too large.
 
-    Example:
-        >>> traj = await solve(AgentConfig(), fs, task, sandbox, client)  # doctest: +SKIP
-        >>> traj.stop, traj.answer
-        (<StopReason.ANSWER: 'answer'>, '42')
+    Example (async or needs a provider, so shown, not run)::
+
+        traj = await solve(AgentConfig(), fs, task, sandbox, client)
+        traj.stop, traj.answer
+        # -> (<StopReason.ANSWER: 'answer'>, '42')
     """
     run = _Run(agent_config, function_set, task, sandbox, client, rollout)
     try:

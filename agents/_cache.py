@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
-from fnforge.functions import Store
+from fnforge.functions import Store, json_digest
 
 from fnforge.agents._exceptions import LLMCacheError
 
@@ -26,11 +25,7 @@ def request_key(body: dict[str, Any], *, rollout: int | str, endpoint: str) -> s
     ``endpoint`` is the base URL (one model name on two servers may be two
     models). The API key is not part of the key.
     """
-    payload = json.dumps(
-        {"v": KEY_VERSION, "rollout": rollout, "endpoint": endpoint, "request": body},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return json_digest({"v": KEY_VERSION, "rollout": rollout, "endpoint": endpoint, "request": body})
 
 
 class ResponseCache:

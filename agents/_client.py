@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast  # Any: JSON bodies; the SDK's loose objects
 
 from fnforge.agents._cache import ResponseCache, request_key
 from fnforge.agents._exceptions import LLMContextExceeded, LLMRejected, LLMUnavailable
@@ -70,9 +70,10 @@ class _Transient(Exception):
 class LLMClient:
     """An async chat-completion client; open it with ``async with``.
 
-    Example:
-        >>> async with LLMClient(LLMConfig(model="m", base_url=url)) as client:  # doctest: +SKIP
-        ...     reply = await client.complete([{"role": "user", "content": "2+2?"}])
+    Example (async or needs a provider, so shown, not run)::
+
+        async with LLMClient(LLMConfig(model="m", base_url=url)) as client:
+            reply = await client.complete([{"role": "user", "content": "2+2?"}])
     """
 
     def __init__(self, config: LLMConfig) -> None:
@@ -85,7 +86,7 @@ class LLMClient:
         self._inflight: dict[str, asyncio.Future[tuple[dict[str, Any], int]]] = {}
         self._rng = random.Random()
         self._counts = dict(requests=0, retries=0, failures=0, cache_hits=0,
-                            prompt_tokens=0, completion_tokens=0, unmetered=0)
+                            prompt_tokens=0, completion_tokens=0, cached_prompt_tokens=0, unmetered=0)
         self._cost = 0.0
 
     async def __aenter__(self) -> LLMClient:
@@ -303,6 +304,7 @@ class LLMClient:
         usage = _usage(data)
         self._counts["prompt_tokens"] += usage.prompt_tokens
         self._counts["completion_tokens"] += usage.completion_tokens
+        self._counts["cached_prompt_tokens"] += usage.cached_prompt_tokens
         self._cost += self.cost(usage, data.get("model") or None)
 
     def _completion(self, data: dict[str, Any], json_mode: bool, tool_names: list[str], retries: int,
@@ -347,8 +349,11 @@ def _not_an_api(base_url: str, status: int, kind: str) -> str:
 def _usage(data: dict[str, Any]) -> Usage:
     found = data.get("usage")
     usage: dict[str, Any] = found if isinstance(found, dict) else {}
+    found_details = usage.get("prompt_tokens_details")
+    details: dict[str, Any] = found_details if isinstance(found_details, dict) else {}
     return Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                 completion_tokens=int(usage.get("completion_tokens") or 0))
+                 completion_tokens=int(usage.get("completion_tokens") or 0),
+                 cached_prompt_tokens=int(details.get("cached_tokens") or 0))
 
 
 def _message(exc: openai.APIStatusError) -> str:

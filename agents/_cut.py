@@ -17,7 +17,7 @@ still sees what it did and the request stays valid.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any  # Any: chat messages as JSON
 
 from fnforge.agents._trajectory import cut_middle
 

@@ -1,10 +1,11 @@
-"""Errors raised by agents/ (all exit with code 5 from the CLI).
+"""Errors raised by agents/ (exit code 5 from the CLI, but a bad prompt template: 2).
 
 Tree::
 
     FnforgeError                 (functions)
     └── AgentError               exit 5   root of agents/
         ├── LLMCacheError        the on-disk response cache cannot be opened or read
+        ├── PromptTemplateError  exit 2: a prompt template has a missing or unknown placeholder
         ├── TrajectoryError      a stored trajectory cannot be read back
         └── LLMError             a chat-completion call failed; .status, .attempts
             ├── LLMUnavailable   transient failures (429, 5xx, timeouts, dropped
@@ -32,6 +33,7 @@ __all__ = [
     "LLMError",
     "LLMRejected",
     "LLMUnavailable",
+    "PromptTemplateError",
     "TrajectoryError",
 ]
 
@@ -77,6 +79,13 @@ class LLMContextExceeded(LLMRejected):
 
 class LLMCacheError(AgentError):
     """Raised when the response cache file cannot be opened, read or written."""
+
+
+class PromptTemplateError(AgentError):
+    """Raised when a prompt template (a toolset's ``prompts/`` file) lacks a placeholder the prompt needs,
+    uses one that is never filled, or has a ``$`` that starts no placeholder: a usage error (exit 2)."""
+
+    exit_code = 2
 
 
 class TrajectoryError(AgentError):

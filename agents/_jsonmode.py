@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any  # Any: JSON values the model wrote
 
 from fnforge.agents._lenient import read_json_object
 from fnforge.agents._prompts import describe_tools, render

@@ -24,7 +24,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: whatever JSON or Python literal the model wrote
 
 from fnforge.functions import load_json
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal  # Any: JSON values (dict forms of records, request and reply bodies)
 
 __all__ = ["ClientStats", "Completion", "LLMConfig", "ToolCall", "Usage"]
 
@@ -80,10 +80,15 @@ class LLMConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Usage:
-    """Token counts of one or more calls, as the provider reported them."""
+    """Token counts of one or more calls, as the provider reported them.
+
+    ``cached_prompt_tokens`` is the part of ``prompt_tokens`` the provider served from its prompt cache
+    (``usage.prompt_tokens_details.cached_tokens``; 0 where it does not say).
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -91,7 +96,8 @@ class Usage:
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-                     completion_tokens=self.completion_tokens + other.completion_tokens)
+                     completion_tokens=self.completion_tokens + other.completion_tokens,
+                     cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +159,8 @@ class ClientStats:
     ``requests`` counts HTTP attempts; ``failures`` calls that raised; tokens and
     cost count only replies fetched from the provider (not cache hits);
     ``unmetered`` counts those replies that reported no ``usage`` (their tokens
-    and cost are missing from the totals).
+    and cost are missing from the totals); ``cached_prompt_tokens`` is the part
+    of ``prompt_tokens`` the provider served from its prompt cache.
     """
 
     requests: int = 0
@@ -162,6 +169,7 @@ class ClientStats:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     cost_usd: float = 0.0
     json_mode: bool = False
     unmetered: int = 0

@@ -24,7 +24,7 @@ same place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any  # Any: chat messages as JSON
 
 from fnforge.agents._cut import cut_conversation
 from fnforge.agents._react import ReactReply, parse_react
@@ -37,7 +37,7 @@ def render_messages(trajectory: Trajectory) -> list[dict[str, Any]]:
     """The conversation of ``trajectory``: the messages of its last request, then the last reply.
 
     Example:
-        >>> [m["role"] for m in render_messages(trajectory)]  # doctest: +SKIP
+        >>> [m["role"] for m in render_messages(traj)]
         ['system', 'user', 'assistant', 'tool', 'assistant']
     """
     return conversation(trajectory.agent, trajectory.system, trajectory.question, trajectory.steps,

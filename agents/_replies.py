@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: reply bodies as JSON
 
 from fnforge.tasks import explicit_answer, split_thinking
 

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: JSON values the model wrote
 
 from fnforge.agents._lenient import read_json_value
 

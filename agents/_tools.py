@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any  # Any: tool arguments and results as JSON
 
 from fnforge.functions import FunctionSet
 from fnforge.sandbox import CallResult, Sandbox, SandboxError

@@ -19,7 +19,7 @@ import enum
 from collections.abc import Mapping
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.agents._records import ToolCall, Usage
 from fnforge.agents._exceptions import TrajectoryError
@@ -237,7 +237,10 @@ class Trajectory:
 
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    data = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    if usage.cached_prompt_tokens:  # absent when 0, as in trajectories written before it was counted
+        data["cached_prompt_tokens"] = usage.cached_prompt_tokens
+    return data
 
 
 def _step_dict(step: Step) -> dict[str, Any]:
@@ -300,12 +303,12 @@ def render_compact(trajectory: Trajectory, max_chars: int = 4000) -> str:
     the optimizer must not take for the agent's answer.
 
     Example:
-        >>> print(render_compact(traj, 300))  # doctest: +SKIP
-        task t1 | stop=answer | answer=4 | turns=2 | tokens=180 | 0.41 s
-        Q: What is 2+2?
-        [1] assistant: (no text)
-            call add({"a": 2, "b": 2}) -> 4  [0.002 s]
-        [2] assistant: The result is \\boxed{4}.
+        >>> print(render_compact(traj, 300))
+        task t000 | stop=answer | answer=1 | turns=2 | tokens=0 | 0.00 s
+        Q: Question of t000?
+        [1] assistant: Step 0.
+            call run_python({"code": "print(0)"}) -> output of t000 output of t000 output of  [0.000 s]
+        [2] assistant: The answer is \\boxed{1}.
     """
     t = trajectory
     item = max(80, max_chars // 6)

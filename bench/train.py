@@ -63,7 +63,7 @@ async def bench(n: int, concurrency: int, latency: float) -> None:
             if isinstance(event, PhaseStarted) and event.phase.value == "optimize":
                 marks[(event.step, "start")] = time.perf_counter()
             elif isinstance(event, StepFinished):
-                marks[(event.step, "end")] = time.perf_counter()
+                marks[(event.record.step, "end")] = time.perf_counter()
 
         config = LLMConfig(model="bench-model", base_url=llm.base_url, concurrency=concurrency)
         async with LLMClient(config) as client, LLMClient(config) as optimizer_client:

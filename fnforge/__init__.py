@@ -20,7 +20,7 @@ The most used names are re-exported here:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: whichever public object a lazy attribute names
 
 if TYPE_CHECKING:  # the real imports, for type checkers and readers
     from fnforge.agents import AgentConfig, LLMClient, LLMConfig, Trajectory

@@ -11,7 +11,9 @@ from fnforge.functions._codec import from_files, read_dir, to_files, write_dir
 from fnforge.functions._derive import derive_function, function_stub
 from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
 from fnforge.functions._json import JSONInputError, load_json
-from fnforge.functions._model import Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json
+from fnforge.functions._files import write_atomic
+from fnforge.functions._model import (Function, FunctionSet, FunctionSetDiff, FunctionSetError, canonical_json,
+                                     json_digest)
 from fnforge.functions._store import STORE_VERSION, Store
 from fnforge.functions._validate import RESERVED_NAMES, validate_function
 from fnforge.functions._words import plural
@@ -32,11 +34,13 @@ __all__ = [
     "derive_function",
     "from_files",
     "function_stub",
+    "json_digest",
     "load_json",
     "plural",
     "read_dir",
     "to_files",
     "validate_function",
+    "write_atomic",
     "write_dir",
 ]
 

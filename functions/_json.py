@@ -24,7 +24,7 @@ import json
 import math
 import re
 from itertools import accumulate
-from typing import Any
+from typing import Any  # Any: any JSON value
 
 __all__ = ["JSONInputError", "load_json"]
 

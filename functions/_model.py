@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any  # Any: JSON Schemas and dict forms
 
 from fnforge.functions._errors import FnforgeError, FunctionSpecError, Problem
 from fnforge.functions._validate import validate_function
@@ -133,7 +133,7 @@ class FunctionSet:
     holding it.
 
     Example:
-        >>> FunctionSet().add(f).remove(f.name) == FunctionSet()   # doctest: +SKIP
+        >>> FunctionSet().add(f).remove(f.name) == FunctionSet()
         True
     """
 
@@ -233,6 +233,18 @@ def _unknown(name: str, names: tuple[str, ...]) -> str:
     return f"unknown function {name!r}; functions in the set: {known}"
 
 
-def canonical_json(data: Any) -> str:
+def canonical_json(data: Any) -> str:  # Any: any JSON-serialisable value
     """The one JSON layout fnforge writes: sorted keys, 2-space indent, newline."""
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def json_digest(data: Any) -> str:  # Any: any JSON-serialisable value
+    """The one content digest of a JSON value fnforge keys caches by: sha256 hex of its compact
+    canonical JSON (sorted keys, no spaces, UTF-8).
+
+    Example:
+        >>> json_digest({"b": 1, "a": [1, 2]}) == json_digest({"a": [1, 2], "b": 1})
+        True
+    """
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -78,8 +78,8 @@ class Store:
             newer layout, or holds another kind of store.
 
     Example:
-        >>> store = Store(tmp / "c.sqlite", kind="demo", error=RuntimeError)  # doctest: +SKIP
-        >>> store.put("k", '{"a": 1}'); store.get("k")  # doctest: +SKIP
+        >>> store = Store(tmp / "c.sqlite", kind="demo", error=RuntimeError)
+        >>> store.put("k", '{"a": 1}'); store.get("k")
         '{"a": 1}'
     """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from typing import Any
+from typing import Any  # Any: unchecked input, validated here
 
 from fnforge.functions._errors import Problem
 

@@ -35,8 +35,10 @@ from fnforge.optimizer._report import (
     write_report,
 )
 from fnforge.optimizer._report_sweep import TRANSFER_FOLDER, write_sweep_report
-from fnforge.optimizer._run_state import ProviderOutage, RunRecord, TrainingError, UnknownRun, check_measured, find_run
-from fnforge.optimizer._summary import RunStop, RunSummary, StepRecord, TestScore, read_summary
+from fnforge.optimizer._run_state import (ProviderOutage, RunRecord, StepRecord, TrainingError, UnknownRun,
+                                          check_measured, find_run)
+from fnforge.optimizer._significance import TaskFlips, sign_test_p, task_flips
+from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, read_summary
 from fnforge.optimizer._sweep import SweepEvent, budget_share, local_workdir, plan_sweep, run_sweep
 from fnforge.optimizer._sweep_engines import Engine, LocalEngine
 from fnforge.optimizer._sweep_grid import Cell, SweepError, SweepGrid, TaskAxis
@@ -45,6 +47,7 @@ from fnforge.optimizer._sweep_results import SweepRow, format_sweep_table, sweep
 from fnforge.optimizer._sweep_state import (CellState, CellStatus, SweepRecord, list_sweeps, load_sweep,
                                             sweep_dir)
 from fnforge.optimizer._sweep_worker import CellJob, CellOutcome, push_branch, run_cell
+from fnforge.optimizer._toolset_prompts import ToolsetPrompts, load_prompts
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._trainer import Trainer
 from fnforge.optimizer._transfer import (
@@ -110,8 +113,10 @@ __all__ = [
     "TRANSFER_FOLDER",
     "TaskAxis",
     "TaskDone",
+    "TaskFlips",
     "TaskResult",
     "TestScore",
+    "ToolsetPrompts",
     "TrainConfig",
     "TrainEvent",
     "Trainer",
@@ -129,6 +134,7 @@ __all__ = [
     "format_sweep_table",
     "function_complexity",
     "list_sweeps",
+    "load_prompts",
     "load_sweep",
     "local_workdir",
     "merge_domains",
@@ -141,11 +147,13 @@ __all__ = [
     "read_summary",
     "run_cell",
     "run_sweep",
+    "sign_test_p",
     "smoke_arguments",
     "summary_lines",
     "sweep_csv",
     "sweep_dir",
     "sweep_rows",
+    "task_flips",
     "transfer_matrix",
     "wilson_interval",
     "write_report",

@@ -42,16 +42,16 @@ Provider failures (``agents.LLMError``) propagate; model mistakes never raise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: chat messages as JSON
 
 from fnforge.agents import Completion, LLMClient, ToolCall, cut_middle, unreadable_text_call
 from fnforge.functions import FunctionSet
 from fnforge.optimizer._actions import ACTION_TOOLS, Action, ActionRejected, parse_action, proposed_name, validate_action
-from fnforge.optimizer._prompt import build_prompt, estimate_tokens
+from fnforge.optimizer._prompt import build_prompt, check_template, estimate_tokens
 
 if TYPE_CHECKING:
     from fnforge.optimizer._evaluation import Report
@@ -102,15 +102,20 @@ class History:
         report: the evaluation of ``best`` on the training tasks (histories, per-task table).
         failures: the failure record since ``best`` became the best (any order;
             the prompt sorts it ascending by score).
+        expected: task id -> reference answer, shown as "expected X, got Y" next to each
+            failure in the per-task table. The trainer gives the training tasks' answers
+            only: validation and test answers never reach the optimizer.
 
     Example:
-        >>> History(best=fs, best_score=report.accuracy, report=report)   # doctest: +SKIP
+        >>> History(best=fs, best_score=report.accuracy, report=report).failures
+        ()
     """
 
     best: FunctionSet
     best_score: float
     report: Report
     failures: tuple[Failure, ...] = ()
+    expected: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,15 +174,18 @@ class AgentOptimizer:
         max_retries: corrected attempts allowed after a rejected proposal, per action.
         prompt_budget_tokens: budget of every request of a step, tool schemas and the
             turns so far included (estimated tokens, see :func:`optimizer._prompt.estimate_tokens`).
+        template: the optimizer prompt template (a toolset's ``prompts/optimizer.md``); default: the package's.
 
     Raises:
         ValueError: a limit is out of range.
+        agents.PromptTemplateError: ``template`` lacks a placeholder or has an unknown one.
 
-    Example:
-        >>> optimizer = AgentOptimizer(client, sandbox, policy=policy)        # doctest: +SKIP
-        >>> result = await optimizer.step(history.best, history)             # doctest: +SKIP
-        >>> result.describe()                                                # doctest: +SKIP
-        'add evaluate_expression'
+    Example (async or needs a provider, so shown, not run)::
+
+        optimizer = AgentOptimizer(client, sandbox, policy=policy)
+        result = await optimizer.step(history.best, history)
+        result.describe()
+        # -> 'add evaluate_expression'
     """
 
     def __init__(
@@ -189,6 +197,7 @@ class AgentOptimizer:
         max_actions: int = 3,
         max_retries: int = 3,
         prompt_budget_tokens: int = DEFAULT_PROMPT_BUDGET_TOKENS,
+        template: str | None = None,
     ) -> None:
         if max_actions < 1:
             raise ValueError(f"max_actions must be >= 1, got {max_actions}")
@@ -207,6 +216,7 @@ class AgentOptimizer:
         self.max_actions = max_actions
         self.max_retries = max_retries
         self.prompt_budget_tokens = prompt_budget_tokens
+        self.template = None if template is None else check_template(template)
 
     async def step(self, best: FunctionSet, history: History, *, sample: str = "") -> StepResult:
         """Ask the optimizer LLM for up to ``max_actions`` validated actions on ``best``.
@@ -235,6 +245,8 @@ class AgentOptimizer:
             max_actions=self.max_actions,
             allowed_modules=self.policy.allowed_modules,
             budget_tokens=self.prompt_budget_tokens - self._tools_tokens - self._turns_reserve,
+            expected=history.expected,
+            template=self.template,
         )
         run = _StepRun(self, best, sample)
         await run.converse([{"role": "user", "content": prompt.text}])
@@ -372,8 +384,6 @@ class _StepRun:
         else:
             lines.append("That was the last change of this step.")
         return "\n".join(lines)
-
-
 
 
 def _list_b_outline(best: FunctionSet, trial: FunctionSet) -> str:

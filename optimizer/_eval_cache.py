@@ -18,14 +18,13 @@ last ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
-from fnforge.functions import Store
+from fnforge.functions import Store, json_digest
 from fnforge.optimizer._exceptions import OptimizerError
 
 __all__ = ["CacheKey", "EvalCache", "EvalCacheError", "digest"]
@@ -39,9 +38,8 @@ class EvalCacheError(OptimizerError):
 
 
 def digest(data: object) -> str:
-    """sha256 hex of the canonical JSON of ``data`` (sorted keys, no spaces)."""
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 hex of the canonical JSON of ``data`` (:func:`functions.json_digest`)."""
+    return json_digest(data)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,8 +58,8 @@ class CacheKey:
 
     Example:
         >>> CacheKey(tree_hash="t", task_hash="h", agent="a", sandbox="s", model="m",
-        ...          sampling="{}", rollout=0).key[:8]  # doctest: +SKIP
-        '3f1c9a20'
+        ...          sampling="{}", rollout=0).key[:8]
+        '45fa8fc3'
     """
 
     tree_hash: str
@@ -94,9 +92,10 @@ class EvalCache:
     Raises:
         EvalCacheError: the file cannot be created or opened, or is not an evaluation cache.
 
-    Example:
-        >>> with EvalCache(repo_state_dir / "eval-cache.sqlite") as cache:  # doctest: +SKIP
-        ...     report = await evaluate(fs, tasks, AgentConfig(), client=c, sandbox=s, cache=cache)
+    Example (async or needs a provider, so shown, not run)::
+
+        with EvalCache(repo_state_dir / "eval-cache.sqlite") as cache:
+            report = await evaluate(fs, tasks, AgentConfig(), client=c, sandbox=s, cache=cache)
     """
 
     def __init__(self, path: Path | str, *, max_bytes: int = MAX_BYTES) -> None:

@@ -39,7 +39,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.agents import AgentConfig, LLMClient, LLMRejected, StopReason, Trajectory, solve
 from fnforge.functions import FunctionSet
@@ -94,12 +94,13 @@ async def evaluate(function_set: FunctionSet, tasks: Sequence[Task], agent_confi
         EvalCacheError: the cache file cannot be read or written.
         ValueError: ``concurrency < 1`` or ``rollout < 0``.
 
-    Example:
-        >>> async with LLMClient(LLMConfig(model="gpt-4o-mini")) as client:  # doctest: +SKIP
-        ...     report = await evaluate(fs, tasks, AgentConfig(), client=client, sandbox=sandbox,
-        ...                             cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
-        >>> report.accuracy, report.ci95  # doctest: +SKIP
-        (0.65, (0.433, 0.819))
+    Example (async or needs a provider, so shown, not run)::
+
+        async with LLMClient(LLMConfig(model="gpt-4o-mini")) as client:
+            report = await evaluate(fs, tasks, AgentConfig(), client=client, sandbox=sandbox,
+                                    cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
+        report.accuracy, report.ci95
+        # -> (0.65, (0.433, 0.819))
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -190,7 +191,7 @@ class _Batch:
         MATH task is to run (every answer needs it), and the sandbox's workers, if the agent has tools,
         once the first requests are out (the model may never call a tool; on two cores, processes that
         import numpy and sympy would slow those requests down)."""
-        warmups = []
+        warmups: list[asyncio.Future[None]] = []
         if pool is not None and any(scorer_name(task) == "math" for task in to_run):
             warmups.append(asyncio.ensure_future(_warm(pool.score_math, "1", "1")))  # starts a scoring worker
         if to_run and (self.agent_config.run_python or len(self.function_set)):
@@ -301,7 +302,7 @@ async def _warm(start: Callable[..., object], *args: str, after: _Wave | None = 
         pass
 
 
-async def _gather(jobs: list[asyncio.Future[None]]) -> None:
+async def _gather(jobs: Sequence[asyncio.Future[None]]) -> None:
     """Wait for every job; the first failure propagates as itself (not an ExceptionGroup) once the rest are
     cancelled."""
     try:

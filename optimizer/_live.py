@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
+    from fnforge.optimizer._run_state import StepRecord
     from fnforge.optimizer._summary import RunSummary
 
 __all__ = [
@@ -49,6 +50,7 @@ class Phase(str, enum.Enum):
     EVALUATE = "evaluate"  # evaluating the trial set on the training tasks (or batch)
     BASELINE = "baseline"  # batch mode: evaluating the best set on this step's batch
     TEST = "test"  # evaluating the best set on the test split
+    VALIDATE = "validate"  # evaluating the initial set or an accepted trial on the validation split
 
 
 class StepStatus(str, enum.Enum):
@@ -62,13 +64,37 @@ class StepStatus(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Spend:
-    """Tokens and US dollars the run has spent on LLM calls so far (cache hits are free)."""
+    """Tokens and US dollars the run has spent on LLM calls so far (cache hits are free).
+
+    ``prompt_tokens`` is the prompt part of ``tokens``; ``cached_tokens`` the part of it the provider
+    served from its prompt cache (``usage.prompt_tokens_details.cached_tokens``), which providers bill
+    at a discount (``cost`` prices every token in full).
+    """
 
     tokens: int = 0
     cost: float = 0.0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
 
     def __add__(self, other: Spend) -> Spend:
-        return Spend(tokens=self.tokens + other.tokens, cost=self.cost + other.cost)
+        return Spend(tokens=self.tokens + other.tokens, cost=self.cost + other.cost,
+                     prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     cached_tokens=self.cached_tokens + other.cached_tokens)
+
+    def __sub__(self, other: Spend) -> Spend:
+        return Spend(tokens=self.tokens - other.tokens, cost=self.cost - other.cost,
+                     prompt_tokens=self.prompt_tokens - other.prompt_tokens,
+                     cached_tokens=self.cached_tokens - other.cached_tokens)
+
+    @property
+    def cached_share(self) -> float:
+        """The share of prompt tokens served from the provider's prompt cache (0 with no prompt tokens).
+
+        Example:
+            >>> Spend(prompt_tokens=1000, cached_tokens=250).cached_share
+            0.25
+        """
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,34 +144,16 @@ class StepFinished:
     """A step ended.
 
     Attributes:
-        step: 0 for the initial evaluation, then 1, 2, ...
-        epoch: accepted updates so far (after this step).
-        status: initial, accepted, rejected or unchanged.
-        score: the step's training score (the trial's; for unchanged, the best's).
-        best_score: the best training score after this step.
-        subject: the commit subject (or what happened, for an unchanged step).
-        commit: the trial commit (None for an unchanged step).
-        rollback: the roll-back commit after a rejection.
+        record: the step as the summary keeps it (step, epoch, status, scores, commits, optimizer requests).
         rejections: proposals rejected at validation during the step.
         stale: consecutive non-improving steps after this one.
         spent: the run's spend so far.
-        optimizer_calls: optimizer requests the step made (0 for the initial evaluation).
-        optimizer_cached: how many of them the response cache answered (a resumed step's replay).
     """
 
-    step: int
-    epoch: int
-    status: StepStatus
-    score: float
-    best_score: float
-    subject: str
-    commit: str | None
-    rollback: str | None
+    record: StepRecord
     rejections: int
     stale: int
     spent: Spend
-    optimizer_calls: int = 0
-    optimizer_cached: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: matplotlib keyword arguments
 
 if TYPE_CHECKING:  # matplotlib is imported by the first figure drawn: `import fnforge.optimizer` stays cheap
     from matplotlib.figure import Figure
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # matplotlib is imported by the first figure drawn: `import f
 
 __all__ = ["plot_function_calls", "plot_heatmap", "plot_learning_curve"]
 
-_STATUS_STYLE = {
+_STATUS_STYLE: dict[str, dict[str, Any]] = {  # Any: matplotlib keyword arguments
     "initial": {"marker": "s", "color": "#1f77b4", "label": "initial"},
     "accepted": {"marker": "o", "color": "#2ca02c", "label": "accepted"},
     "rejected": {"marker": "x", "color": "#d62728", "label": "rejected"},
@@ -60,6 +60,7 @@ def plot_learning_curve(
     path: Path,
     *,
     test_score: float | None = None,
+    val_points: Sequence[tuple[int, float]] = (),
     title: str = "Learning curve",
     size: tuple[float, float] = (8.0, 4.5),
     dpi: int = 100,
@@ -70,6 +71,8 @@ def plot_learning_curve(
         points: ``(step, train score, status)`` per scored commit, in order.
         path: where the PNG goes.
         test_score: the best set's test score (a dashed line), if known.
+        val_points: ``(step, validation score)`` of the validated steps (initial and accepted
+            trials of a run with ``--val``), drawn as a line with its own markers.
         title: the figure title.
         size: inches (width, height); with ``dpi`` fixes the pixel size.
         dpi: pixels per inch.
@@ -78,7 +81,8 @@ def plot_learning_curve(
         ``path``.
 
     Example:
-        >>> plot_learning_curve([(0, 0.3, "initial"), (1, 0.5, "accepted")], Path("curve.png"))  # doctest: +SKIP
+        >>> plot_learning_curve([(0, 0.3, "initial"), (1, 0.5, "accepted")], Path("curve.png")).name
+        'curve.png'
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
@@ -95,6 +99,9 @@ def plot_learning_curve(
         chosen = [(s, v) for s, v, st in points if st == status]
         if chosen:
             axes.scatter([s for s, _ in chosen], [v for _, v in chosen], zorder=3, **style)
+    if val_points:
+        axes.plot([s for s, _ in val_points], [v for _, v in val_points], color="#2ca02c", marker="D", ms=5,
+                  lw=1.2, zorder=2, label="validation")
     if test_score is not None:
         axes.axhline(test_score, color="#ff7f0e", ls="--", lw=1.2, label=f"test score of best: {test_score:.3f}")
     axes.set_xlabel("step")
@@ -135,7 +142,8 @@ def plot_heatmap(
         ``path``.
 
     Example:
-        >>> plot_heatmap(["none"], ["math:algebra"], [[0.3]], Path("m.png"))  # doctest: +SKIP
+        >>> plot_heatmap(["none"], ["math:algebra"], [[0.3]], Path("m.png")).name
+        'm.png'
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
@@ -173,7 +181,8 @@ def plot_function_calls(
         ``path``.
 
     Example:
-        >>> plot_function_calls({"solve": [(0, 2), (1, 5)]}, Path("calls.png"))  # doctest: +SKIP
+        >>> plot_function_calls({"solve": [(0, 2), (1, 5)]}, Path("calls.png")).name
+        'calls.png'
     """
     figure = _figure(size, dpi)
     axes = figure.add_subplot()

@@ -48,6 +48,7 @@ class StepPoint:
     score: float
     commit: str
     subject: str
+    val_score: float | None = None  # ``Val-Score``: initial and accepted steps of a run with validation tasks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +86,7 @@ class RunReport:
     test_n: int | None
     tasks: str | None
     functions: tuple[FunctionReport, ...]
+    best_val: float | None = None
 
     @property
     def mean_complexity(self) -> float | None:
@@ -128,8 +130,8 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
         UnknownRun: ``run`` is not a run of the branch (exit code 2).
 
     Example:
-        >>> build_report(repo, branch="domain/algebra").best_score  # doctest: +SKIP
-        0.75
+        >>> build_report(repo, branch="main").best_score
+        0.65
     """
     name = branch or repo.head_branch or "HEAD"
     versions = list(reversed(repo.log(name)))  # oldest first
@@ -157,8 +159,15 @@ def build_report(repo: registry.Repository, *, branch: str | None = None, run: s
     return RunReport(
         branch=name, run=chosen, runs=runs, steps=steps, best_commit=best.sha if best else None,
         best_score=best.score if best else None, test_score=test_score, test_n=test_n, tasks=tasks,
-        functions=functions,
+        functions=functions, best_val=_float(best.trailer("Val-Score")) if best is not None else None,
     )
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _steps(versions: Sequence[registry.Version]) -> tuple[StepPoint, ...]:
@@ -169,7 +178,8 @@ def _steps(versions: Sequence[registry.Version]) -> tuple[StepPoint, ...]:
         step_text = version.trailer("Step")
         step = int(step_text) if step_text and step_text.isdigit() else (points[-1].step + 1 if points else 0)
         points.append(StepPoint(step=step, epoch=version.epoch, status=str(version.status), score=version.score,
-                                commit=version.sha, subject=version.subject))
+                                commit=version.sha, subject=version.subject,
+                                val_score=_float(version.trailer("Val-Score"))))
     return tuple(points)
 
 
@@ -231,8 +241,8 @@ def summary_lines(report: RunReport) -> list[str]:
     """A short terminal summary of the report (a few lines).
 
     Example:
-        >>> summary_lines(report)[0]  # doctest: +SKIP
-        'branch main, run 20261125-1940-ab12: 6 steps (3 accepted, 2 rejected)'
+        >>> summary_lines(build_report(repo))[0]
+        'branch main: 3 steps (1 accepted, 1 rejected, 0 unchanged)'
     """
     counts = {s: sum(1 for p in report.steps if p.status == s) for s in ("accepted", "rejected", "unchanged")}
     run = f", run {report.run}" if report.run else ""
@@ -243,7 +253,8 @@ def summary_lines(report: RunReport) -> list[str]:
     first = report.steps[0].score if report.steps else None
     start = f"{first:.4f} -> " if first is not None else ""
     test = f", test {report.test_score:.4f}" if report.test_score is not None else ", test: not evaluated"
-    lines.append(f"best {report.best_commit[:7]}: train {start}{report.best_score:.4f}{test}")
+    val = f", val {report.best_val:.4f}" if report.best_val is not None else ""
+    lines.append(f"best {report.best_commit[:7]}: train {start}{report.best_score:.4f}{val}{test}")
     mean = report.mean_complexity
     complexity_text = f", mean cyclomatic complexity {mean:.1f}" if mean is not None else ""
     count = len(report.functions)
@@ -261,7 +272,7 @@ def write_report(report: RunReport, out_dir: Path) -> Path:
         The path of ``index.html``.
 
     Example:
-        >>> write_report(build_report(repo), Path("report"))  # doctest: +SKIP
+        >>> write_report(build_report(repo), Path("report"))
         PosixPath('report/index.html')
     """
     from fnforge.optimizer._plots import plot_function_calls, plot_learning_curve
@@ -271,6 +282,7 @@ def write_report(report: RunReport, out_dir: Path) -> Path:
     curve = plot_learning_curve(
         [(p.step, p.score, p.status) for p in report.steps], out_dir / "learning-curve.png",
         test_score=report.test_score, title=f"Learning curve: {report.branch}" + (f" ({report.run})" if report.run else ""),
+        val_points=[(p.step, p.val_score) for p in report.steps if p.val_score is not None],
     )
     calls = {fr.function.name: fr.calls for fr in report.functions if fr.calls}
     calls_png = plot_function_calls(calls, out_dir / "function-calls.png") if calls else None

@@ -57,11 +57,12 @@ def _steps_table(report: RunReport) -> str:
     rows = "".join(
         f"<tr><td class=num>{p.step}</td><td class=num>{'' if p.epoch is None else p.epoch}</td>"
         f'<td class="status-{escape(p.status)}">{escape(p.status)}</td><td class=num>{p.score:.4f}</td>'
-        f"<td><code>{p.commit[:7] or '-'}</code></td><td>{escape(p.subject)}</td></tr>"
+        f"<td class=num>{_score(p.val_score)}</td><td><code>{p.commit[:7] or '-'}</code></td>"
+        f"<td>{escape(p.subject)}</td></tr>"
         for p in report.steps
     )
-    return ("<table><tr><th>step</th><th>epoch</th><th>status</th><th>train score</th><th>commit</th>"
-            f"<th>subject</th></tr>{rows}</table>")
+    return ("<table><tr><th>step</th><th>epoch</th><th>status</th><th>train score</th><th>validation score</th>"
+            f"<th>commit</th><th>subject</th></tr>{rows}</table>")
 
 
 def _functions_table(report: RunReport) -> str:
@@ -115,7 +116,9 @@ def render_html(report: RunReport, *, curve_png: Path, calls_png: Path | None) -
     """The whole page as text; the PNGs are inlined as data URIs.
 
     Example:
-        >>> render_html(report, curve_png=Path("learning-curve.png"), calls_png=None)[:15]  # doctest: +SKIP
+        >>> from fnforge.optimizer import build_report, plot_learning_curve
+        >>> _ = plot_learning_curve([(0, 0.25, "initial"), (1, 0.65, "accepted")], Path("learning-curve.png"))
+        >>> render_html(build_report(repo), curve_png=Path("learning-curve.png"), calls_png=None)[:15]
         '<!doctype html>'
     """
     run = escape(report.run) if report.run else "all runs"
@@ -130,6 +133,7 @@ def render_html(report: RunReport, *, curve_png: Path, calls_png: Path | None) -
 <table>
 <tr><th>best commit</th><td>{best}</td></tr>
 <tr><th>best train score</th><td class=num>{_score(report.best_score)}</td></tr>
+<tr><th>validation score of the best</th><td class=num>{_score(report.best_val)}</td></tr>
 <tr><th>test score of the best</th><td class=num>{test}</td></tr>
 <tr><th>functions in the best set</th><td class=num>{len(report.functions)}</td></tr>
 </table>

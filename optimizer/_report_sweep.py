@@ -32,9 +32,9 @@ TRANSFER_FOLDER = "transfer"
 def write_sweep_report(repo: Repository, record: SweepRecord, out_dir: Path) -> Path:
     """Write ``sweep.html`` and the cells' run reports into ``out_dir``; returns the page's path.
 
-    Example:
-        >>> write_sweep_report(repo, load_sweep(repo), Path("report"))  # doctest: +SKIP
-        PosixPath('report/sweep.html')
+    Example (needs a finished sweep, so shown, not run)::
+
+        write_sweep_report(repo, load_sweep(repo), Path("report"))  # -> Path("report/sweep.html")
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = sweep_rows(repo, record)

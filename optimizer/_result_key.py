@@ -129,6 +129,10 @@ def cache_key(function_set: FunctionSet, task: Task, agent_config: AgentConfig, 
     """The evaluation-cache key of one run of ``task`` with ``function_set``.
 
     Example:
-        >>> cache_key(fs, task, AgentConfig(), client=c, sandbox=s).key  # doctest: +SKIP
+        >>> from fnforge.agents import AgentConfig, LLMClient, LLMConfig
+        >>> from fnforge.sandbox import Sandbox, SandboxPolicy
+        >>> client, sandbox = LLMClient(LLMConfig(model="m")), Sandbox(SandboxPolicy())  # nothing starts yet
+        >>> len(cache_key(fs, task, AgentConfig(), client=client, sandbox=sandbox).key)
+        64
     """
     return KeyMaker(function_set, agent_config, client, sandbox, rollout).key(task)

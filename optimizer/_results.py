@@ -11,7 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.agents import Trajectory, TrajectoryError
 
@@ -136,9 +136,9 @@ class Report:
         reasons: how many tasks are incorrect for each :data:`REASONS` entry (only those that occur).
 
     Example:
-        >>> report = Report.from_results(results, wall_s=1.5)  # doctest: +SKIP
-        >>> f"{report.accuracy:.1%} [{report.ci95[0]:.1%}, {report.ci95[1]:.1%}]"  # doctest: +SKIP
-        '65.0% [43.3%, 81.9%]'
+        >>> report = Report.from_results(results, wall_s=1.5)
+        >>> f"{report.accuracy:.1%} [{report.ci95[0]:.1%}, {report.ci95[1]:.1%}]"
+        '66.7% [20.8%, 93.9%]'
     """
 
     results: tuple[TaskResult, ...]
@@ -198,7 +198,8 @@ class Report:
         out: it describes this run, not the function set.
 
         Example:
-            >>> repo.add_note(sha, report.notes_dict("test", tasks="math:algebra"))  # doctest: +SKIP
+            >>> repo.add_note("HEAD", report.notes_dict("test", tasks="math:algebra"))["test"]["accuracy"]
+            0.6666666666666666
         """
         body = self.to_dict()
         del body["cached"]

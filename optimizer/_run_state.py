@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
-from fnforge.functions import FunctionSet
+from fnforge.functions import FunctionSet, write_atomic
 from fnforge.optimizer._exceptions import OptimizerError
 from fnforge.optimizer._live import Spend, StepStatus
 from fnforge.optimizer._train_config import TrainConfig
@@ -149,7 +149,9 @@ class StepRecord:
     ``epoch`` is the number of accepted updates after the step (the ``Epoch``
     trailer of its commit); ``optimizer_calls`` the optimizer requests the step
     made, ``optimizer_cached`` how many of them the response cache answered
-    (a resumed step replays its own requests).
+    (a resumed step replays its own requests); ``val_score`` the validation
+    score (initial and accepted steps of a run with validation tasks);
+    ``partial`` ``k/n`` when early rejection stopped the trial after k of n units.
     """
 
     step: int
@@ -162,13 +164,15 @@ class StepRecord:
     rollback: str | None = None
     optimizer_calls: int = 0
     optimizer_cached: int = 0
+    val_score: float | None = None
+    partial: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         return {"step": self.step, "epoch": self.epoch, "status": self.status.value, "score": self.score,
                 "best_score": self.best_score, "subject": self.subject, "commit": self.commit,
                 "rollback": self.rollback, "optimizer_calls": self.optimizer_calls,
-                "optimizer_cached": self.optimizer_cached}
+                "optimizer_cached": self.optimizer_cached, "val_score": self.val_score, "partial": self.partial}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
@@ -177,7 +181,8 @@ class StepRecord:
                    score=float(data["score"]), best_score=float(data["best_score"]), subject=str(data["subject"]),
                    commit=data.get("commit"), rollback=data.get("rollback"),
                    optimizer_calls=int(data.get("optimizer_calls", 0)),
-                   optimizer_cached=int(data.get("optimizer_cached", 0)))
+                   optimizer_cached=int(data.get("optimizer_cached", 0)),
+                   val_score=_float_or_none(data.get("val_score")), partial=data.get("partial"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,6 +206,13 @@ class Checkpoint:
     history: tuple[StepRecord, ...] = ()
 
 
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def new_run_id(now: datetime | None = None) -> str:
     """A fresh run id, ``20261125-194012-ab12`` (local time + 4 random hex digits)."""
     now = now or datetime.now()
@@ -214,19 +226,10 @@ def run_dir(repo: Repository, run_id: str) -> Path:
     return path
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def save_record(repo: Repository, record: RunRecord) -> Path:
     """Write ``runs/<run>/run.json`` atomically and return its path."""
     path = run_dir(repo, record.run_id) / "run.json"
-    _write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -260,7 +263,8 @@ def find_run(repo: Repository, branch: str, run_id: str | None = None) -> RunRec
 
 def append_step(repo: Repository, run_id: str, record: StepRecord, spent: Spend) -> None:
     """Append one finished step (and the run's spend so far) to ``runs/<run>/steps.jsonl``."""
-    line = json.dumps({**record.to_dict(), "tokens": spent.tokens, "cost": spent.cost}, sort_keys=True)
+    line = json.dumps({**record.to_dict(), "tokens": spent.tokens, "cost": spent.cost,
+                       "prompt_tokens": spent.prompt_tokens, "cached_tokens": spent.cached_tokens}, sort_keys=True)
     with open(run_dir(repo, run_id) / "steps.jsonl", "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
@@ -338,11 +342,12 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
     for entry in journal:
         if entry.get("status") == StepStatus.UNCHANGED.value and int(entry["step"]) not in committed:
             events.append((int(entry["step"]), len(events) + 10**6, entry))
-    state = _Replay(repo, {int(e["step"]): e for e in journal if "step" in e})
+    state = _Replay(repo, {int(e["step"]): e for e in journal if "step" in e}, select_val=_selects_val(mine))
     for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
         state.apply(item)
     last = journal[-1] if journal else {}
-    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)))
+    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)),
+                  prompt_tokens=int(last.get("prompt_tokens", 0)), cached_tokens=int(last.get("cached_tokens", 0)))
     return Checkpoint(step=state.step, epoch=state.epoch, stale=state.stale, best=state.best,
                       best_score=state.best_score, initial_score=state.initial_score,
                       failures=tuple(state.failures), pending_rollback=state.pending, spent=spent,
@@ -352,8 +357,9 @@ def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
 class _Replay:
     """Applies a run's commits and unchanged steps in step order (Algorithm 2's bookkeeping)."""
 
-    def __init__(self, repo: Repository, journal: Mapping[int, Mapping[str, Any]]) -> None:
-        self.repo = repo
+    def __init__(self, repo: Repository, journal: Mapping[int, Mapping[str, Any]], *, select_val: bool) -> None:
+        self.repo, self.select_val = repo, select_val
+        self.selected_val: float | None = None  # select="val": stale counts steps since this last rose
         self.journal = journal  # step -> its journal line (for the optimizer-call counts)
         self.step = self.epoch = self.stale = 0
         self.best: Version | None = None
@@ -375,12 +381,18 @@ class _Replay:
             self.pending = None
             return
         step = 0 if version.status == "initial" else _step_of(version)
+        val = _float_or_none(version.trailer("Val-Score"))
         if version.status == "initial":
             self.best, self.best_score, self.initial_score = version, score, score
+            self.selected_val = val
             status = StepStatus.INITIAL
         elif version.status == "accepted":
             self.best, self.best_score = version, score
-            self.epoch, self.stale, self.failures = self.epoch + 1, 0, []
+            self.epoch, self.failures = self.epoch + 1, []
+            rises = not self.select_val or val is None or self.selected_val is None or val > self.selected_val
+            if rises or val == self.selected_val:
+                self.selected_val = val
+            self.stale = 0 if rises else self.stale + 1
             status = StepStatus.ACCEPTED
         elif version.status == "rejected":
             self.failures.append((version, self.repo.read(version.sha), score))
@@ -393,4 +405,10 @@ class _Replay:
         self.history.append(StepRecord(step=step, epoch=self.epoch, status=status, score=score,
                                        best_score=self.best_score, subject=version.subject, commit=version.sha,
                                        optimizer_calls=int(line.get("optimizer_calls", 0)),
-                                       optimizer_cached=int(line.get("optimizer_cached", 0))))
+                                       optimizer_cached=int(line.get("optimizer_cached", 0)), val_score=val,
+                                       partial=version.trailer("Partial")))
+
+
+def _selects_val(versions: list[Version]) -> bool:
+    """The run selects its best on validation (its commits say ``Select: val``)."""
+    return any(v.trailer("Select") == "val" for v in versions)

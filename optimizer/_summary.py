@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
+from fnforge.functions import write_atomic
 from fnforge.optimizer._run_state import StepRecord
 
 __all__ = ["RunStop", "RunSummary", "TestScore", "read_summary", "write_summary"]
@@ -65,10 +65,13 @@ class RunSummary:
         epochs: accepted updates.
         rejected, unchanged: steps whose trial was rejected / that changed nothing.
         initial_score, best_score: training scores of the starting and best sets.
+        best_val: the best set's validation score (None without validation tasks).
         best_commit, best_tree: the best set's commit and ``functions/`` tree hash.
         best_functions: its function names.
         test: its test-split score, or None (no test tasks, or stopped by the budget).
         tokens, cost: LLM tokens and US dollars the run spent (cache hits are free).
+        prompt_tokens, cached_tokens: the prompt part of ``tokens``, and the part of that the
+            provider served from its prompt cache (see :attr:`cached_share`).
         wall_s: wall time of this invocation.
         resumed: this invocation continued an interrupted run.
         history: every step, in order (the learning curve).
@@ -94,6 +97,14 @@ class RunSummary:
     resumed: bool
     history: tuple[StepRecord, ...]
     path: str
+    best_val: float | None = None
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def cached_share(self) -> float:
+        """The share of the run's prompt tokens the provider served from its prompt cache."""
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form with ``schema_version``."""
@@ -105,7 +116,8 @@ class RunSummary:
             "best_functions": list(self.best_functions),
             "test": self.test.to_dict() if self.test is not None else None, "tokens": self.tokens,
             "cost": self.cost, "wall_s": self.wall_s, "resumed": self.resumed,
-            "history": [r.to_dict() for r in self.history], "path": self.path,
+            "history": [r.to_dict() for r in self.history], "path": self.path, "best_val": self.best_val,
+            "prompt_tokens": self.prompt_tokens, "cached_tokens": self.cached_tokens,
         }
 
     @classmethod
@@ -127,6 +139,8 @@ class RunSummary:
                 test=TestScore.from_dict(data["test"]) if data.get("test") else None, tokens=int(data["tokens"]),
                 cost=float(data["cost"]), wall_s=float(data["wall_s"]), resumed=bool(data["resumed"]),
                 history=tuple(StepRecord.from_dict(r) for r in data["history"]), path=str(data["path"]),
+                best_val=float(data["best_val"]) if data.get("best_val") is not None else None,
+                prompt_tokens=int(data.get("prompt_tokens", 0)), cached_tokens=int(data.get("cached_tokens", 0)),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"run summary is invalid: {type(exc).__name__}: {exc}") from exc
@@ -134,9 +148,7 @@ class RunSummary:
 
 def write_summary(summary: RunSummary, path: Path) -> None:
     """Write ``summary`` as JSON at ``path`` (atomically)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(summary.to_dict(), indent=2) + "\n")
 
 
 def read_summary(path: Path) -> RunSummary:

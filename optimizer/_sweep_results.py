@@ -99,9 +99,9 @@ def format_sweep_table(rows: Sequence[SweepRow]) -> str:
 def sweep_csv(record: SweepRecord, rows: Sequence[SweepRow]) -> str:
     """The rows as CSV, one line per cell, with the sweep's name first.
 
-    Example:
-        >>> sweep_csv(record, rows).splitlines()[0]  # doctest: +SKIP
-        'sweep,cell,branch,status,attempts,task,seed,agent,model,optimizer_model,options,best_commit,train,...'
+    Example (needs a sweep's record, so shown, not run)::
+
+        sweep_csv(record, rows).splitlines()[0]  # 'sweep,cell,branch,status,attempts,task,seed,...'
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

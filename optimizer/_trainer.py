@@ -20,7 +20,10 @@ every score is on a batch: the initial set on step 1's batch, and each step scor
 ``epochs`` counts accepted updates (the initial evaluation is epoch 0 and does not count); ``patience``
 stops the run after that many non-improving steps in a row (``stale >= patience``). Every step's epoch
 (commit subject, ``Epoch`` trailer, event, summary) is the number of accepted updates after it.
-docs/paper.md lists these choices against the paper and the authors' code.
+docs/paper.md lists these choices against the paper and the authors' code. Beyond the paper (issue 15):
+scores are over (task, rollout) units (``rollouts``), ``accept="significant"`` adds an exact sign test
+(:mod:`optimizer._significance`), early rejection stops a hopeless trial's evaluation with the same decision
+(:mod:`optimizer._early_reject`), and validation tasks select the run's best and drive patience (``select``).
 
 Every step asks the optimizer afresh: its requests are keyed by run and step in the response cache, so
 a later step never replays an earlier one's reply, and a resumed step replays its own.
@@ -34,19 +37,19 @@ another reason (its conversation too long, its scoring out of time) is just wron
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: recorded run settings (JSON)
 
 from fnforge.functions import FunctionSet
 from fnforge.registry import DirtyWorkingTree
 from fnforge.tasks import ScoringPool, selection_hash
-from fnforge.optimizer._agent_optimizer import Failure, History, StepResult
-from fnforge.optimizer._evaluation import Report, TaskResult, evaluate
+from fnforge.optimizer._agent_optimizer import Failure, History
+from fnforge.optimizer._early_reject import EarlyRejector
+from fnforge.optimizer._evaluation import ProgressCallback, Report, TaskResult, evaluate
 from fnforge.optimizer._live import (
     EventSink, Phase, PhaseStarted, RunFinished, RunStarted, Spend, StepFinished, StepStatus, TaskDone, TrainEvent,
 )
@@ -54,6 +57,9 @@ from fnforge.optimizer._run_state import (
     Checkpoint, RunRecord, StepRecord, TrainingError, append_step, check_measured, new_run_id, reconstruct,
     run_dir, save_record,
 )
+from fnforge.optimizer._rollouts import Evaluated, evaluate_units, units_of
+from fnforge.optimizer._significance import decide
+from fnforge.optimizer._step_records import StepRecords, step_body, val_score
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, write_summary
 
@@ -79,17 +85,22 @@ class _State:
     best_version: Version
     best_score: float
     best_report: Report | None
+    best_val: float | None  # the incumbent's validation score (select="val")
+    selected_val: float | None  # the selected best's validation score: early stop counts from its last rise
     initial_score: float
     failures: list[Failure]
     history: list[StepRecord]
 
 
-class Trainer:
+class Trainer(StepRecords):
     """Trains a branch's function set with AgentOptimizer (the paper's Algorithm 2).
 
     Args:
         repo: the toolset repository (its branch is the checkpoint).
         train, test: the training and test tasks.
+        val: validation tasks (disjoint from both): scored on the initial set and each
+            accepted trial; with ``config.select`` "val" (the default then) they pick the
+            run's best and drive the early stop.
         agent: the agent system evaluated.
         client: an open LLM client for the agents.
         optimizer: the AgentOptimizer (it holds the optimizer's client).
@@ -104,22 +115,28 @@ class Trainer:
         ValueError: no training tasks.
         TrainingError: no branch named and HEAD is detached.
 
-    Example:
-        >>> trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
-        ...                   optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
-        ...                   sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))  # doctest: +SKIP
-        >>> summary = await trainer.run()                                          # doctest: +SKIP
-        >>> summary.best_score, summary.stop                                       # doctest: +SKIP
-        (0.65, <RunStop.PATIENCE: 'patience'>)
+    Example (async or needs a provider, so shown, not run)::
+
+        trainer = Trainer(repo, train=train, test=test, agent=AgentConfig(), client=client,
+                          optimizer=AgentOptimizer(opt_client, sandbox, policy=policy),
+                          sandbox=sandbox, cache=EvalCache(repo.state_dir / "eval-cache.sqlite"))
+        summary = await trainer.run()
+        summary.best_score, summary.stop
+        # -> (0.65, <RunStop.PATIENCE: 'patience'>)
     """
 
     def __init__(self, repo: Repository, *, train: Sequence[Task], test: Sequence[Task], agent: AgentConfig,
                  client: LLMClient, optimizer: AgentOptimizer, sandbox: Sandbox, config: TrainConfig = TrainConfig(),
                  cache: EvalCache | None = None, branch: str | None = None, tasks_label: str | None = None,
-                 on_event: EventSink | None = None) -> None:
+                 on_event: EventSink | None = None, val: Sequence[Task] = ()) -> None:
         if not train:
             raise ValueError("Trainer needs at least one training task")
-        self.repo, self.train, self.test = repo, tuple(train), tuple(test)
+        self.repo, self.train, self.test, self.val = repo, tuple(train), tuple(test), tuple(val)
+        self.select = config.select or ("val" if self.val else "train")
+        if self.select == "val" and not self.val:
+            raise ValueError("select='val' needs validation tasks")
+        if self.val and config.batch is not None:
+            raise ValueError("validation tasks and batches do not combine (a batch score compares with nothing)")
         self.agent, self.client, self.optimizer, self.sandbox = agent, client, optimizer, sandbox
         self.config, self.cache, self._on_event = config, cache, on_event
         self.branch = branch or repo.head_branch or ""
@@ -200,8 +217,10 @@ class Trainer:
         return await self._finish(state, stop, resumed)
 
     def _restore(self, cp: Checkpoint, best: Version) -> _State:
+        selected = self.repo.best(self.branch, tasks=self._describe(self.train))
         return _State(step=cp.step, epoch=cp.epoch, stale=cp.stale, best=self.repo.read(best.sha),
-                      best_version=best, best_score=cp.best_score, best_report=None,
+                      best_version=best, best_score=cp.best_score, best_report=None, best_val=val_score(best),
+                      selected_val=val_score(selected) if selected is not None else None,
                       initial_score=cp.initial_score if cp.initial_score is not None else cp.best_score,
                       failures=[Failure(function_set=fs, score=s) for _, fs, s in cp.failures],
                       history=list(cp.history))
@@ -219,16 +238,19 @@ class Trainer:
     async def _initial(self) -> _State:
         start = self.repo.read(self.branch)
         tasks = self._tasks_for(1)
-        report = await self._evaluate(start, tasks, 0, Phase.INITIAL)
+        report = (await self._evaluate(start, tasks, 0, Phase.INITIAL)).report
+        val = await self._validate(start, 0)
         n = len(start)
         subject = f"epoch 0: initial evaluation ({n} function{'s' if n != 1 else ''})"
         version = self.repo.commit(start, subject=subject, body="", branch=self.branch,
-                                   trailers=self._trailers(report, "initial", epoch=0, step=0, tasks=tasks))
-        self._note(version.sha, report, 0, tasks)
+                                   trailers=self._trailers(report, "initial", epoch=0, step=0, tasks=tasks, val=val))
+        self._note(version.sha, report, 0, tasks, val=val)
+        validation = val.accuracy if val is not None else None
         record = StepRecord(step=0, epoch=0, status=StepStatus.INITIAL, score=report.accuracy,
-                            best_score=report.accuracy, subject=subject, commit=version.sha)
+                            best_score=report.accuracy, subject=subject, commit=version.sha, val_score=validation)
         state = _State(step=0, epoch=0, stale=0, best=start, best_version=version, best_score=report.accuracy,
-                       best_report=report, initial_score=report.accuracy, failures=[], history=[])
+                       best_report=report, best_val=validation, selected_val=validation,
+                       initial_score=report.accuracy, failures=[], history=[])
         self._finish_step(state, record, rejections=0)
         return state
 
@@ -238,7 +260,7 @@ class Trainer:
         tasks = self._tasks_for(step)
         if state.best_report is None or self.config.batch is not None:
             resumed = state.best_report is None
-            state.best_report = await self._evaluate(state.best, tasks, step, Phase.BASELINE)
+            state.best_report = (await self._evaluate(state.best, tasks, step, Phase.BASELINE)).report
             best_sha = state.best_version.sha
             if resumed and self.config.batch is None and "train" not in (self.repo.note(best_sha) or {}):
                 # killed between the best's commit and its note: write the (cached, identical) evidence now
@@ -246,7 +268,7 @@ class Trainer:
         baseline = state.best_report
         self._emit(PhaseStarted(step=step, phase=Phase.OPTIMIZE, total=0))
         history = History(best=state.best, best_score=baseline.accuracy, report=baseline,
-                          failures=tuple(state.failures))
+                          failures=tuple(state.failures), expected={t.id: t.answer for t in tasks})
         result = await self.optimizer.step(state.best, history, sample=f"{self._run_id}/step-{step}")
         self._save_transcript(step, result)
         if self._over_budget():
@@ -261,45 +283,55 @@ class Trainer:
             state.step, state.stale = step, state.stale + 1
             self._finish_step(state, record, rejections=len(result.rejections))
             return None
-        report = await self._evaluate(trial, tasks, step, Phase.EVALUATE)
-        tie_wins = self.config.accept == "ties" and report.correct == baseline.correct
-        wins = report.correct > baseline.correct or tie_wins
+        evaluated = await self._evaluate(trial, tasks, step, Phase.EVALUATE, against=baseline)
+        report = evaluated.report  # with early rejection: only the units seen (the decision is the same)
+        decision = None if evaluated.partial else decide(units_of(report), units_of(baseline), self.config.accept,
+                                                         self.config.alpha)
+        wins = decision is not None and decision.accepted
+        val = await self._validate(trial, step) if wins else None  # rejected trials are never selected
         status, epoch = ("accepted", state.epoch + 1) if wins else ("rejected", state.epoch)
         subject = f"epoch {epoch}: {state.best.diff(trial).describe()}"
-        version = self.repo.commit(trial, subject=subject, body=_body(result), branch=self.branch,
-                                   trailers=self._trailers(report, status, epoch=epoch, step=step, tasks=tasks))
+        trailers = self._trailers(report, status, epoch=epoch, step=step, tasks=tasks, val=val)
+        if decision is not None and self.config.accept == "significant":
+            trailers["P-Value"] = round(decision.p_value, 6)
+        if evaluated.partial:
+            trailers["Partial"] = f"{evaluated.seen}/{evaluated.total}"
+        version = self.repo.commit(trial, subject=subject, body=step_body(result), branch=self.branch, trailers=trailers)
         rollback = None if wins else self._rollback(state.best_version, epoch=state.epoch, step=step)
-        self._note(version.sha, report, step, tasks, result)
+        self._note(version.sha, report, step, tasks, result, val=val)
         state.step = step
         if wins:
             state.best, state.best_version, state.best_score = trial, version, report.accuracy
-            state.best_report, state.failures, state.epoch, state.stale = report, [], state.epoch + 1, 0
+            state.best_report, state.failures, state.epoch = report, [], state.epoch + 1
+            state.stale = 0 if self._selected_rises(state, val) else state.stale + 1
         else:
-            state.failures.append(Failure(function_set=trial, score=report.accuracy))
+            state.failures.append(Failure(function_set=trial, score=report.accuracy))  # what was seen
             state.stale += 1
         record = StepRecord(step=step, epoch=state.epoch, status=StepStatus(status), score=report.accuracy,
                             best_score=state.best_score, subject=subject, commit=version.sha,
                             rollback=rollback.sha if rollback else None, optimizer_calls=calls,
-                            optimizer_cached=cached)
+                            optimizer_cached=cached, val_score=val.accuracy if val is not None else None,
+                            partial=trailers.get("Partial"))  # type: ignore[arg-type]
         self._finish_step(state, record, rejections=len(result.rejections))
         return None
 
     async def _finish(self, state: _State, stop: RunStop, resumed: bool) -> RunSummary:
         # One truth for best: the registry's rule over the branch for this run's task set. It is the run's
         # incumbent unless an earlier commit scored strictly higher on the very same tasks.
+        # With select="val" that is the highest validation score among the run's accepted sets.
         best = self.repo.best(self.branch, tasks=self._describe(self.train))
         if best is not None and best.sha != state.best_version.sha and best.score is not None:
             state.best, state.best_version, state.best_score = self.repo.read(best.sha), best, best.score
-            state.best_report = None
+            state.best_report, state.best_val = None, val_score(best)
         test = None
         if self.test and stop is not RunStop.BUDGET:
             if state.best_report is None:
-                state.best_report = await self._evaluate(state.best, self._tasks_for(max(state.step, 1)),
-                                                         state.step, Phase.BASELINE)
+                state.best_report = (await self._evaluate(state.best, self._tasks_for(max(state.step, 1)),
+                                                          state.step, Phase.BASELINE)).report
             used = state.best_report.function_calls
             functions = state.best if self.config.test_functions == "all" else FunctionSet(
                 tuple(f for f in state.best if used.get(f.name, 0) > 0))
-            report = await self._evaluate(functions, self.test, state.step, Phase.TEST)
+            report = (await self._evaluate(functions, self.test, state.step, Phase.TEST)).report
             self.repo.add_note(state.best_version.sha, report.notes_dict(
                 "test", split="test", run=self._run_id,
                 tasks=f"{self.label} ({len(self.test)} tasks, sha256:{selection_hash(self.test)[:12]})",
@@ -312,10 +344,12 @@ class Trainer:
         summary = RunSummary(
             run_id=self._run_id, branch=self.branch, stop=stop, steps=state.step, epochs=state.epoch,
             rejected=counts[StepStatus.REJECTED], unchanged=counts[StepStatus.UNCHANGED],
-            initial_score=state.initial_score, best_score=state.best_score, best_commit=state.best_version.sha,
+            initial_score=state.initial_score, best_score=state.best_score, best_val=state.best_val,
+            best_commit=state.best_version.sha,
             best_tree=state.best.tree_hash, best_functions=state.best.names, test=test, tokens=spent.tokens,
             cost=spent.cost, wall_s=time.perf_counter() - self._started, resumed=resumed,
-            history=tuple(state.history), path=str(path))
+            history=tuple(state.history), path=str(path), prompt_tokens=spent.prompt_tokens,
+            cached_tokens=spent.cached_tokens)
         write_summary(summary, path)
         self._emit(RunFinished(summary=summary))
         return summary
@@ -330,8 +364,29 @@ class Trainer:
         rng = random.Random(f"fnforge-batch:{self.config.seed}:{step}")
         return tuple(self.train[i] for i in sorted(rng.sample(range(len(self.train)), size)))
 
-    async def _evaluate(self, function_set: FunctionSet, tasks: Sequence[Task], step: int, phase: Phase) -> Report:
-        self._emit(PhaseStarted(step=step, phase=phase, total=len(tasks)))
+    def _selected_rises(self, state: _State, val: Report | None) -> bool:
+        """Record an accepted trial's validation score; True when it improves the selected best (early stop
+        counts steps since the last rise; on equal validation scores the later set is selected, as
+        :mod:`registry._best` does, without resetting the count)."""
+        state.best_val = val.accuracy if val is not None else None
+        if self.select == "train" or state.best_val is None:
+            return True
+        rises = state.selected_val is None or state.best_val > state.selected_val
+        if rises or state.best_val == state.selected_val:
+            state.selected_val = state.best_val
+        return rises
+
+    async def _validate(self, function_set: FunctionSet, step: int) -> Report | None:
+        if not self.val:
+            return None
+        return (await self._evaluate(function_set, self.val, step, Phase.VALIDATE)).report
+
+    async def _evaluate(self, function_set: FunctionSet, tasks: Sequence[Task], step: int, phase: Phase, *,
+                        against: Report | None = None) -> Evaluated:
+        """Evaluate on every (task, rollout) unit; with ``against`` (the best's report on the same units) and
+        early rejection on, stop once the set can no longer be accepted over it."""
+        cfg = self.config
+        self._emit(PhaseStarted(step=step, phase=phase, total=len(tasks) * cfg.rollouts))
         correct = 0
 
         def progress(done: int, total: int, result: TaskResult) -> None:
@@ -340,70 +395,36 @@ class Trainer:
             self._emit(TaskDone(step=step, phase=phase, done=done, total=total, correct=correct,
                                 cached=result.cached, spent=self._spent()))
 
-        report = await evaluate(function_set, tasks, self.agent, client=self.client, sandbox=self.sandbox,
-                                cache=self.cache, concurrency=self.config.concurrency, progress=progress,
-                                scorer=self._scorer)
+        async def run(rollout: int, concurrency: int, on_result: ProgressCallback) -> Report:
+            return await evaluate(function_set, tasks, self.agent, client=self.client, sandbox=self.sandbox,
+                                  cache=self.cache, concurrency=concurrency, progress=on_result, rollout=rollout,
+                                  scorer=self._scorer)
+
+        early = against is not None and cfg.early_reject
+        rejector = EarlyRejector(units_of(against), cfg.accept, cfg.alpha) if early else None  # type: ignore[arg-type]
+        evaluated = await evaluate_units(run, tasks, rollouts=cfg.rollouts, concurrency=cfg.concurrency,
+                                         progress=progress, rejector=rejector)
+        report = evaluated.report
         check_measured(report, "nothing was committed for this step; run `fnforge train --resume` to continue")
-        return report
-
-    def _trailers(self, report: Report, status: str, *, epoch: int, step: int,
-                  tasks: Sequence[Task]) -> dict[str, str | int | float]:
-        return {"Score": report.accuracy, "Metric": "accuracy", "Split": "train", "Status": status, "Epoch": epoch,
-                "Step": step, "Tasks": self._describe(tasks), "Model": self.client.config.model,
-                "Optimizer-Model": self.optimizer.client.config.model, "Run": self._run_id}
-
-    def _describe(self, tasks: Sequence[Task]) -> str:
-        """The ``Tasks`` trailer; equals ``tasks.TaskSplit.describe()`` for the whole training split."""
-        digest = selection_hash(tasks)[:12]
-        if len(tasks) == len(self.train):
-            return f"{self.label} ({len(tasks)} tasks, sha256:{digest})"
-        full = selection_hash(self.train)[:12]  # names the task set the batch was drawn from (registry's best rule)
-        return f"{self.label} (batch of {len(tasks)}/{len(self.train)} tasks, sha256:{digest}, of sha256:{full})"
-
-    def _rollback(self, best: Version, *, epoch: int, step: int) -> Version:
-        return self.repo.rollback(to=best.sha, branch=self.branch, epoch=epoch, run=self._run_id,
-                                  trailers={"Step": step})
-
-    def _note(self, sha: str, report: Report, step: int, tasks: Sequence[Task],
-              result: StepResult | None = None) -> None:
-        data = report.notes_dict("train", split="train", run=self._run_id, step=step, tasks=self._describe(tasks),
-                                 model=self.client.config.model)
-        if result is not None:
-            data["optimizer"] = {"model": self.optimizer.client.config.model, "actions": result.describe(),
-                                 "rejections": list(result.rejections), "llm_calls": result.llm_calls,
-                                 "cached_calls": result.cached_calls, "tokens": result.tokens, "cost": result.cost,
-                                 "cut": list(result.cut), "prompt_tokens_estimate": result.prompt_tokens_estimate,
-                                 "conversation_tokens_estimate": result.conversation_tokens_estimate}
-        self.repo.add_note(sha, data)
-
-    def _save_transcript(self, step: int, result: StepResult) -> None:
-        path = run_dir(self.repo, self._run_id) / "steps" / f"{step:04d}-optimizer.json"
-        path.parent.mkdir(exist_ok=True)
-        data = {"step": step, "actions": result.describe(), "rejections": list(result.rejections),
-                "terminated": result.terminated, "cut": list(result.cut), "llm_calls": result.llm_calls,
-                "cached_calls": result.cached_calls, "tokens": result.tokens, "cost": result.cost,
-                "transcript": list(result.transcript)}
-        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        return evaluated
 
     def _finish_step(self, state: _State, record: StepRecord, *, rejections: int) -> None:
         state.history.append(record)
         spent = self._spent()
         append_step(self.repo, self._run_id, record, spent)
-        self._emit(StepFinished(step=record.step, epoch=record.epoch, status=record.status, score=record.score,
-                                best_score=record.best_score, subject=record.subject, commit=record.commit,
-                                rollback=record.rollback, rejections=rejections, stale=state.stale, spent=spent,
-                                optimizer_calls=record.optimizer_calls, optimizer_cached=record.optimizer_cached))
+        self._emit(StepFinished(record=record, rejections=rejections, stale=state.stale, spent=spent))
 
     def _client_spend(self) -> Spend:
         total = Spend()
         for client in self._clients:
             stats = client.stats
-            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd)
+            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd,
+                           prompt_tokens=stats.prompt_tokens, cached_tokens=stats.cached_prompt_tokens)
         return total
 
     def _spent(self) -> Spend:
         now, base = self._client_spend(), self._stats_base
-        return self._spent_base + Spend(tokens=now.tokens - base.tokens, cost=now.cost - base.cost)
+        return self._spent_base + (now - base)
 
     def _over_budget(self) -> bool:
         cfg, spent = self.config, self._spent()
@@ -413,11 +434,3 @@ class Trainer:
     def _emit(self, event: TrainEvent) -> None:
         if self._on_event is not None:
             self._on_event(event)
-
-
-def _body(result: StepResult) -> str:
-    parts = [result.rationale.strip()] if result.rationale.strip() else []
-    if result.rejections:
-        parts.append("Rejected proposals:\n" + "\n".join(f"- {r}" for r in result.rejections))
-    return "\n\n".join(parts)
-

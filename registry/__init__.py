@@ -6,10 +6,10 @@ Scores, statuses and epochs live in commit trailers (``git log --format='%h
 gitpython is imported by ``registry/_git.py`` only.
 
 Example:
-    >>> import registry
-    >>> repo = registry.init("demo", files={"fnforge.toml": b"[fnforge]\\n"})  # doctest: +SKIP
-    >>> repo.commit(fs, subject="epoch 1: add solve", trailers={"Score": 0.65, "Status": "accepted"})  # doctest: +SKIP
-    >>> repo.best().score  # doctest: +SKIP
+    >>> from fnforge import registry
+    >>> repo = registry.init("demo", files={"fnforge.toml": b"[fnforge]\\n"})
+    >>> _ = repo.commit(fs, subject="epoch 1: add solve", trailers={"Score": 0.65, "Status": "accepted"})
+    >>> repo.best().score
     0.65
 """
 

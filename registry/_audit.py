@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.registry._best import best_of
 from fnforge.registry._rules import Finding, is_valid

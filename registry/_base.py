@@ -77,7 +77,8 @@ class RepositoryBase:
         Commands that read a revision say when the working tree differs from it; writers refuse.
 
         Example:
-            >>> repo.uncommitted()  # doctest: +SKIP
+            >>> _ = (repo.path / "functions" / "solve.py").write_text("def solve(a, b):\\n    return b / a\\n")
+            >>> repo.uncommitted()
             ('functions/solve.py',)
         """
         return () if self._git.bare else dirty_paths(self._git)
@@ -130,7 +131,7 @@ class RepositoryBase:
             UnknownRevision: either names no commit.
 
         Example:
-            >>> repo.is_ancestor(summary.best_commit, "main")  # doctest: +SKIP
+            >>> repo.is_ancestor("best/main", "main")
             True
         """
         older, newer = self.resolve(ancestor), self.resolve(descendant)
@@ -213,8 +214,8 @@ class RepositoryBase:
             FunctionSpecError: the commit holds a broken function (committed by hand with git).
 
         Example:
-            >>> repo.read("best/main").names  # doctest: +SKIP
-            ('solve_equation',)
+            >>> repo.read("best/main").names
+            ('solve',)
         """
         return self._set_of_tree(self._functions_tree(self.resolve(rev)))
 
@@ -227,8 +228,8 @@ class RepositoryBase:
             UnknownRevision: ``rev`` names no commit.
 
         Example:
-            >>> sorted(repo.function_files("HEAD"))  # doctest: +SKIP
-            ['solve.json', 'solve.py']
+            >>> sorted(repo.function_files("HEAD"))
+            ['double.json', 'double.py', 'solve.json', 'solve.py']
         """
         tree = self._functions_tree(self.resolve(rev))
         if tree == EMPTY_TREE:
@@ -271,8 +272,8 @@ class RepositoryBase:
             UnknownRevision: ``branch`` names no commit.
 
         Example:
-            >>> [(v.short, v.status, v.score) for v in repo.log()]  # doctest: +SKIP
-            [('9c1e2d3', 'accepted', 0.65), ('1a2b3c4', 'manual', None)]
+            >>> [(v.status, v.score) for v in repo.log()]
+            [('rejected', 0.5), ('accepted', 0.65), ('initial', 0.25), ('manual', None)]
         """
         rev = self._log_rev(branch)
         if limit is None:

@@ -22,6 +22,16 @@ The rule (the README's "Reading the result" states it for users):
   the task set while the batch run is the newest evidence; once a full-set
   score of the set is recorded later (any non-batch run starts with one), the
   full-set scores decide again.
+- **Selection on validation** (``fnforge train --val N``): a run that selects
+  on validation writes ``Select: val`` with ``Val-Score`` and ``Val-Tasks``
+  (the validation set) on its initial and accepted commits (its roll-backs copy
+  them). While such a commit is the newest evidence on the task set, the best
+  is the one with the **highest validation score on that same validation
+  set** among the commits carrying one (a tie again goes to the later commit
+  unless it is a roll-back); its train ``Score`` still says how it trained.
+  So ``best``, ``rollback``, ``export`` and the best pointers all follow the
+  run's selected best. Once newer evidence without ``Select: val`` is recorded
+  on the task set, the train rule above decides again.
 - With no task set named, the branch's **current** one: that of its newest
   commit scored on a named task set (else its newest scored commit); for the
   test split, the same label's newest test measurement.
@@ -32,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any  # Any: note contents (JSON)
 
 from fnforge.registry._rules import evidence_is_valid, is_valid, unit_float
 from fnforge.registry._version import Version
@@ -121,7 +131,9 @@ class Measurement:
     """One score of one commit on one task set.
 
     ``batch`` is True for a score on a batch drawn from ``task_set`` (batch
-    mode); ``source`` is ``trailers`` or ``note:<key>``.
+    mode); ``source`` is ``trailers`` or ``note:<key>``. ``val_score`` and
+    ``val_tasks``: the commit's validation score and set (``Val-Score``,
+    ``Val-Tasks``); ``select_val``: it was written by a run selecting on them.
     """
 
     version: Version
@@ -129,6 +141,9 @@ class Measurement:
     score: float
     batch: bool = False
     source: str = "trailers"
+    val_score: float | None = None
+    val_tasks: TaskSet | None = None
+    select_val: bool = False
 
 
 def _trailer_measurement(version: Version, split: str) -> Measurement | None:
@@ -137,8 +152,13 @@ def _trailer_measurement(version: Version, split: str) -> Measurement | None:
         return None
     text = version.trailer("Tasks")
     batch = bool(text) and " (batch of " in text  # type: ignore[operator]
-    task_set = TaskSet.parse(text, split=split, metric=version.trailer("Metric") or "accuracy")
-    return Measurement(version=version, task_set=task_set, score=score, batch=batch)
+    metric = version.trailer("Metric") or "accuracy"
+    task_set = TaskSet.parse(text, split=split, metric=metric)
+    val_score = unit_float(version.trailer("Val-Score"))
+    val_text = version.trailer("Val-Tasks")
+    val_tasks = TaskSet.parse(val_text, split="val", metric=metric) if val_score is not None and val_text else None
+    return Measurement(version=version, task_set=task_set, score=score, batch=batch, val_score=val_score,
+                       val_tasks=val_tasks, select_val=val_tasks is not None and version.trailer("Select") == "val")
 
 
 def _note_measurements(version: Version, note: Mapping[str, Any], split: str) -> list[Measurement]:
@@ -208,6 +228,9 @@ def _resolve(found: Sequence[Measurement], tasks: TaskSet | str | None, split: s
 
 def _pick(found: Sequence[Measurement], task_set: TaskSet) -> Measurement | None:
     """The fold of the module docstring over the candidates, oldest first."""
+    newest = next((m for m in found if m.version.status != "rejected" and m.task_set.same(task_set)), None)
+    if newest is not None and newest.select_val and newest.val_tasks is not None:
+        return _pick_on_validation(found, task_set, newest.val_tasks)
     full: Measurement | None = None
     chain: Measurement | None = None
     for candidate in reversed(found):
@@ -224,6 +247,21 @@ def _pick(found: Sequence[Measurement], task_set: TaskSet) -> Measurement | None
     return chain or full
 
 
+def _pick_on_validation(found: Sequence[Measurement], task_set: TaskSet, val_tasks: TaskSet) -> Measurement | None:
+    """The highest validation score on ``val_tasks`` among the task set's commits (ties: the later, not a
+    roll-back)."""
+    best: Measurement | None = None
+    for candidate in reversed(found):
+        val = candidate.val_score
+        if (candidate.version.status == "rejected" or not candidate.task_set.same(task_set) or val is None
+                or candidate.val_tasks is None or not candidate.val_tasks.same(val_tasks)):
+            continue
+        if best is None or val > best.val_score or (  # type: ignore[operator]
+                val == best.val_score and candidate.version.status != "rollback"):
+            best = candidate
+    return best
+
+
 def best_measurement(
     versions: Sequence[Version], split: str = "train", *, tasks: TaskSet | str | None = None,
     notes: NoteMap | None = None,
@@ -238,8 +276,8 @@ def best_measurement(
         notes: commit sha -> note, for splits other than ``train``.
 
     Example:
-        >>> best_measurement(repo.log(), "test", notes=notes).score  # doctest: +SKIP
-        0.81
+        >>> best_measurement(repo.log(), "train").score
+        0.65
     """
     found = measurements(versions, split, notes)
     task_set = _resolve(found, tasks, split, found if split == "train" else measurements(versions, "train"))
@@ -262,7 +300,8 @@ def best_of(
     """The best version in ``versions`` (newest first, as :meth:`Repository.log` returns them); see the rule.
 
     Example:
-        >>> registry.best_of(repo.log(), "train", tasks="math:algebra")  # doctest: +SKIP
+        >>> registry.best_of(repo.log(), "train").subject
+        'epoch 1: add solve'
     """
     best = best_measurement(versions, split, tasks=tasks, notes=notes)
     return None if best is None else best.version

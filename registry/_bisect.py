@@ -78,8 +78,9 @@ def bisect_run(
         RegistryError: ``good`` is not an ancestor of ``bad``, or the test command aborted the bisection.
 
     Example:
-        >>> bisect_run(repo, good="best/main~3", bad="HEAD", command=["./judge.sh"]).first_bad.subject  # doctest: +SKIP
-        'epoch 4: revise solve'
+        >>> judge = ["sh", "-c", "test ! -f functions/double.py"]  # exit 0: this version is good
+        >>> bisect_run(repo, good="HEAD~2", bad="HEAD", command=judge).first_bad.subject
+        'epoch 1: add double'
     """
     good_sha, bad_sha = repo.resolve(good), repo.resolve(bad)
     if good_sha == bad_sha or not repo.is_ancestor(good_sha, bad_sha):

@@ -58,7 +58,8 @@ class BranchesMixin(WriteBase):
             UnknownRevision: ``start`` names no commit.
 
         Example:
-            >>> repo.create_branch("domain/algebra", start="best/main")  # doctest: +SKIP
+            >>> repo.create_branch("domain/algebra", start="best/main").subject
+            'epoch 1: add solve'
         """
         self._check_name(name)
         if self._git.read_ref(f"refs/heads/{name}") is not None:
@@ -69,7 +70,7 @@ class BranchesMixin(WriteBase):
             sha = self.resolve(start)
             versions = self._history(sha)
             best = best_measurement(versions)
-            lines = [f"create refs/heads/{name} {sha}", *self._pointer_lines(name, best and best.version.sha)]
+            lines = [f"create refs/heads/{name} {sha}", *self._pointer_lines(name, best.version.sha if best else None)]
             try:
                 self._update_refs(lines, f"create {name}")
             except GitFailed as exc:

@@ -48,9 +48,14 @@ class DiffMixin(WriteBase):
             UnknownRevision: a revision names no commit.
 
         Example:
-            >>> print(repo.diff("HEAD~1", "HEAD"))  # doctest: +SKIP
-            --- a/functions/solve.py
-            +++ b/functions/solve.py
+            >>> print(repo.diff("HEAD~1", "HEAD"))
+            --- /dev/null
+            +++ b/functions/double.json
             ...
+            +++ b/functions/double.py
+            @@ -0,0 +1,2 @@
+            +def double(x):
+            +    return 2 * x
+            <BLANKLINE>
         """
         return diff_sets(self.read(old), self.read(new))

@@ -16,7 +16,7 @@ import pprint
 import textwrap
 import tokenize
 from collections.abc import Mapping
-from typing import Any
+from typing import Any  # Any: tool schemas (JSON Schema)
 
 from fnforge.functions import Function, FunctionSet
 

@@ -179,7 +179,7 @@ def rename_function(function: Function, new_name: str, *, note: str = "") -> Fun
         functions.FunctionSpecError: ``new_name`` is not a valid name.
 
     Example:
-        >>> rename_function(fn, "double_v2").name   # doctest: +SKIP
+        >>> rename_function(f, "double_v2").name
         'double_v2'
     """
     old = function.name
@@ -238,7 +238,10 @@ def plan_merge(repo: Repository, theirs: str, *, prefer: str, branch: str | None
         RegistryError: ``theirs`` is already part of ``branch``.
 
     Example:
-        >>> plan_merge(repo, "domain/geometry", prefer="both").result.conflicts  # doctest: +SKIP
+        >>> _ = repo.create_branch("domain/geometry", start="HEAD~2")
+        >>> _ = repo.commit(FunctionSet((f,)), branch="domain/geometry", subject="epoch 1: add double")
+        >>> plan_merge(repo, "domain/geometry", prefer="both").result.function_set.names
+        ('double', 'solve')
     """
     name = repo._branch(branch)
     ours_sha, theirs_sha = repo._tip(name), repo.resolve(theirs)
@@ -269,7 +272,12 @@ def commit_merge(
         BranchLocked / DirtyWorkingTree: as for :meth:`Repository.commit`.
 
     Example:
-        >>> commit_merge(repo, plan, subject="merge domain/geometry", trailers={"Status": "merge"})  # doctest: +SKIP
+        >>> _ = repo.create_branch("domain/geometry", start="HEAD~2")
+        >>> _ = repo.commit(FunctionSet((f,)), branch="domain/geometry", subject="epoch 1: add double")
+        >>> plan = plan_merge(repo, "domain/geometry", prefer="both")
+        >>> commit_merge(repo, plan, subject="merge domain/geometry", trailers={"Status": "merge"}).parents[1] \\
+        ...     == repo.resolve("domain/geometry")
+        True
     """
     format_message(subject, body, trailers)  # ValueError before anything is written
     with repo._writing(plan.branch):

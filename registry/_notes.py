@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any  # Any: note contents (JSON)
 
 from fnforge.functions import canonical_json
 from fnforge.registry._lock import waiting_lock
@@ -124,8 +124,10 @@ class NotesMixin(WriteBase):
             TypeError: ``data`` is not JSON-serialisable.
 
         Example:
-            >>> repo.add_note("HEAD", {"test": {"accuracy": 0.4}})  # doctest: +SKIP
-            {'test': {'accuracy': 0.4}, 'train': {'accuracy': 0.65}}
+            >>> repo.add_note("HEAD", {"train": {"accuracy": 0.5}})
+            {'train': {'accuracy': 0.5}}
+            >>> repo.add_note("HEAD", {"test": {"accuracy": 0.4}})
+            {'train': {'accuracy': 0.5}, 'test': {'accuracy': 0.4}}
         """
         sha = self.resolve(rev)
         json.dumps(data)  # TypeError now, before anything is written

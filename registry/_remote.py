@@ -148,8 +148,10 @@ class RemoteMixin(ScoresMixin):
             RemoteError: git refused (e.g. a remote branch moved on: pull first); nothing was pushed.
 
         Example:
-            >>> repo.push("origin").branches[0].change  # doctest: +SKIP
-            '6742fd9..536b402'
+            >>> import subprocess
+            >>> _ = subprocess.run(["git", "init", "--bare", "-q", str(tmp / "shared.git")], check=True)
+            >>> repo.push(str(tmp / "shared.git")).branches[0].change
+            '[new branch]'
         """
         names = self._chosen(branches)
         for name in names:
@@ -201,8 +203,9 @@ class RemoteMixin(ScoresMixin):
             BranchLocked / DirtyWorkingTree / GitOperationInProgress: as for :meth:`commit`.
 
         Example:
-            >>> [b.change for b in repo.pull("origin").branches]  # doctest: +SKIP
-            ['fast-forward', 'up to date']
+            >>> copy = registry.clone(str(repo.path), tmp / "copy")
+            >>> [b.change for b in copy.pull("origin").branches]
+            ['up to date']
         """
         scratch = not self._is_remote(remote)
         fetched = self._fetch(remote, ["heads", "notes", "best"], scratch=scratch)

@@ -39,7 +39,7 @@ class Repository(WritingMixin, BranchesMixin, RemoteMixin, DiffMixin):
     ``state_dir`` (``<git-dir>/fnforge/``), ``head_branch``.
 
     Example:
-        >>> with registry.open("demo") as repo:  # doctest: +SKIP
+        >>> with registry.open("demo") as repo:
         ...     print(repo.best().score)
         0.65
     """
@@ -71,7 +71,9 @@ def open(path: StrPath = ".", *, identity: Identity | None = None) -> Repository
         NotAToolset: no toolset there (``not a toolset: <absolute path>``).
 
     Example:
-        >>> repo = registry.open("demo")  # doctest: +SKIP
+        >>> repo = registry.open("demo")
+        >>> repo.head_branch
+        'main'
     """
     where = Path(path).absolute()
     git = GitRepo.discover(where, identity or Identity())
@@ -117,7 +119,9 @@ def init(
         ValueError: a file name is not a plain top-level name.
 
     Example:
-        >>> repo = registry.init("demo", files={"fnforge.toml": b"[fnforge]\\n"})  # doctest: +SKIP
+        >>> repo = registry.init("new-toolset", files={"fnforge.toml": b"[fnforge]\\n"})
+        >>> [v.subject for v in repo.log()]
+        ['init toolset']
     """
     where = Path(path).absolute()
     contents = dict(files or {})
@@ -173,7 +177,9 @@ def clone(url: str, dest: StrPath, *, identity: Identity | None = None) -> Repos
         NotAToolset: the repository has no ``fnforge.toml`` (the clone is removed).
 
     Example:
-        >>> repo = registry.clone("/srv/toolsets/math.git", "math")  # doctest: +SKIP
+        >>> copy = registry.clone(str(repo.path), "math")
+        >>> copy.read().names
+        ('double', 'solve')
     """
     where = Path(dest).absolute()
     existed = where.exists()

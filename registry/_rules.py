@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: unchecked JSON from a toolset
 
 from fnforge.registry._objects import STATUSES
 

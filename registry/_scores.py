@@ -33,7 +33,7 @@ class ScoresMixin(NotesMixin):
             UnknownRevision: ``branch`` names no commit.
 
         Example:
-            >>> repo.best("domain/algebra", tasks="math:algebra").score  # doctest: +SKIP
+            >>> repo.best("main").score
             0.65
         """
         found = self.best_score(branch, split, tasks=tasks)

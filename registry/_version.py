@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 from fnforge.registry._objects import EMPTY_TREE, parse_trailer_lines
 

@@ -16,6 +16,7 @@ import json
 import re
 from pathlib import Path
 
+from fnforge.functions import write_atomic
 from fnforge.registry._errors import DirtyWorkingTree, GitFailed
 from fnforge.registry._git import GitRepo
 
@@ -97,9 +98,7 @@ def write_journal(repo: GitRepo, *, branch: str, old: str, new: str, mode: str) 
     """Record a working-tree move about to happen (``mode``: ``merge`` or ``reset``)."""
     path = _journal(repo)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"branch": branch, "old": old, "new": new, "mode": mode}))
-    tmp.replace(path)
+    write_atomic(path, json.dumps({"branch": branch, "old": old, "new": new, "mode": mode}))
 
 
 def clear_journal(repo: GitRepo) -> None:

@@ -57,8 +57,9 @@ class WritingMixin(WriteBase):
             DirtyWorkingTree: the branch is checked out and ``functions/`` has uncommitted edits.
 
         Example:
-            >>> repo.commit(fs, subject="epoch 1: add solve",
-            ...             trailers={"Score": 0.65, "Status": "accepted", "Epoch": 1})  # doctest: +SKIP
+            >>> repo.commit(fs, subject="epoch 2: add double",
+            ...             trailers={"Score": 0.7, "Status": "accepted", "Epoch": 2}).trailers["Score"]
+            '0.7000'
         """
         format_message(subject, body, trailers)  # ValueError before anything is written
         name = self._branch(branch)
@@ -166,7 +167,7 @@ class WritingMixin(WriteBase):
             if not allow_empty and root == self._root_tree(head):
                 raise NothingToCommit(f"nothing to roll back: {name!r} already holds the tree of {target.short}")
             values: dict[str, str | int | float] = {}
-            for key in ("Score", "Metric", "Tasks"):
+            for key in ("Score", "Metric", "Tasks", "Val-Score", "Val-Tasks", "Select"):
                 if target.trailer(key) is not None and target.score is not None:
                     values[key] = str(target.trailer(key))
             if "Score" in values:

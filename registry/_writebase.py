@@ -76,8 +76,9 @@ class WriteBase(RepositoryBase):
             DetachedHead: no branch named and HEAD is detached.
 
         Example:
-            >>> with repo.lock("main"):  # doctest: +SKIP
-            ...     repo.commit(fs, subject="epoch 1: add solve")
+            >>> with repo.lock("main"):
+            ...     repo.commit(fs, subject="a hand edit").subject
+            'a hand edit'
         """
         name = self._branch(branch)
         if name in self._held:
@@ -100,8 +101,8 @@ class WriteBase(RepositoryBase):
         While one is, ``functions/`` may hold conflict markers; writers refuse with GitOperationInProgress.
 
         Example:
-            >>> repo.operation_in_progress()  # doctest: +SKIP
-            'merge'
+            >>> repo.operation_in_progress() is None  # no merge or rebase under way
+            True
         """
         return next((operation for marker, operation in _IN_PROGRESS if (self._git.git_dir / marker).exists()),
                     None)
@@ -238,8 +239,8 @@ class WriteBase(RepositoryBase):
             branch -> new pointer value (None: deleted) for each pointer that changed.
 
         Example:
-            >>> repo.update_best_refs()  # doctest: +SKIP
-            {'main': '536b402...'}
+            >>> repo.update_best_refs()  # already right: nothing changed
+            {}
         """
         names = list(branches) if branches is not None else sorted(set(self.branches()) | set(self.best_refs()))
         changed: dict[str, str | None] = {}

@@ -19,7 +19,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: policy tables (TOML/JSON)
 
 from fnforge.sandbox.runtime._modules import DEFAULT_MODULES, SUPPORTED_MODULES
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON records of data files
 
 from fnforge.tasks._exceptions import TaskDataError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Any, Literal  # Any: JSON records of data files
 
 from fnforge.tasks._data import locate_data
 from fnforge.tasks._exceptions import TaskError

@@ -58,7 +58,7 @@ def prepare_math(reference: str, answer: str) -> tuple[str, str] | None:
 
 def equivalent(reference: str, answer: str) -> bool:
     """math-verify's verdict on two prepared sides, with no time limit (the caller sets one); may raise."""
-    from math_verify import parse, verify  # type: ignore[import-untyped]  # noqa: PLC0415  # slow import
+    from math_verify import parse, verify  # noqa: PLC0415  # slow import
 
     # Its signal timeouts are off on purpose (call_with_deadline or a worker's kill replaces them);
     # without this it logs that fact on every call.

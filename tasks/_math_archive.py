@@ -24,7 +24,7 @@ import json
 import re
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any  # Any: JSON records of data files
 
 from fnforge.tasks._exceptions import TaskDataError
 

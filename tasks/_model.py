@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
 __all__ = ["Task"]
 

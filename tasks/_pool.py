@@ -29,7 +29,7 @@ import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any
+from typing import Any  # Any: scoring arguments passed to a worker process
 
 from fnforge.tasks._deadline import backstop_s
 from fnforge.tasks._exceptions import ScoringTimeout, TaskError
@@ -66,7 +66,7 @@ class ScoringPool:
         ValueError: ``workers < 1`` or ``start_timeout_s <= 0``.
 
     Example:
-        >>> with ScoringPool() as pool:  # doctest: +SKIP
+        >>> with ScoringPool() as pool:
         ...     pool.score(Task(id="1", question="?", answer=r"\frac12", domain="math"), "0.5")
         True
     """
@@ -298,7 +298,7 @@ def _serve(conn: Connection) -> None:
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
-        import math_verify  # type: ignore[import-untyped]  # noqa: F401, PLC0415  # preloaded by the forkserver
+        import math_verify  # noqa: F401, PLC0415  # preloaded by the forkserver
     except Exception as exc:  # noqa: BLE001  # reported to the parent, which raises
         conn.send_bytes(json.dumps(f"{type(exc).__name__}: {exc}").encode())
         return

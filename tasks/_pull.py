@@ -82,9 +82,10 @@ def pull_data(name: str | Dataset, dest: Path, *, base_url: str = DEFAULT_DATA_U
         TaskDataError: the MATH archive cannot be read.
         ValueError: ``name`` is not a built-in dataset.
 
-    Example:
-        >>> pull_data("gsm8k", Path.home() / ".cache" / "fnforge" / "data")  # doctest: +SKIP
-        PullResult(dataset='gsm8k', ...)
+    Example (async or needs a provider, so shown, not run)::
+
+        pull_data("gsm8k", Path.home() / ".cache" / "fnforge" / "data")
+        # -> PullResult(dataset='gsm8k', ...)
     """
     entry = dataset(name) if isinstance(name, str) else name
     folder = dest / entry.name

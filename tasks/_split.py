@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON records of data files
 
 from fnforge.tasks._data import check_slice, locate_data
 from fnforge.tasks._exceptions import TaskSplitError
@@ -105,7 +105,7 @@ class TaskSplit:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed split record: {exc}") from exc
-        if split not in ("train", "test"):
+        if split not in ("train", "test", "val"):
             raise ValueError(f"malformed split record: split {split!r}")
         by_id = {t.id: t for t in pool}
         missing = [i for i in ids if i not in by_id]
@@ -166,10 +166,11 @@ def select_split(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskSplits:
-    """The train and test selections of one run."""
+    """The train, test and (optional, else empty) validation selections of one run."""
 
     train: TaskSplit
     test: TaskSplit
+    val: TaskSplit | None = None
 
 
 def make_splits(
@@ -178,6 +179,7 @@ def make_splits(
     n_train: int | None,
     n_test: int | None,
     seed: int,
+    n_val: int = 0,
     data_dir: Path | None = None,
     cache_dir: Path | None = None,
     question_field: str = "question",
@@ -189,6 +191,8 @@ def make_splits(
     Train tasks come from the train pool and test tasks from the test pool
     (for MATH: the train and test files). gaia and jsonl have one pool; train
     takes its lowest ranks and test its highest, never the same task.
+    Validation tasks (``n_val``) come from the train pool: the ``n_val`` ranks
+    right after the train split's, so they never overlap train (nor test).
 
     Read from fnforge's built-in slice (no ``data_dir``, nothing pulled), a
     selection is made only when it equals the full data's: seed 0 and no
@@ -198,6 +202,7 @@ def make_splits(
         spec: the task set, e.g. ``math:number_theory``.
         n_train: train tasks (the paper: 20 per MATH subject); None for all.
         n_test: test tasks (the paper: 80 per MATH subject); None for all.
+        n_val: validation tasks (0: none; needs ``n_train``).
         seed: selection seed.
         data_dir, cache_dir, question_field, answer_field, scorer: as for :func:`load_tasks`.
 
@@ -225,9 +230,11 @@ def make_splits(
         )
 
     train_pool = load("train")
+    if n_val and n_train is None:
+        raise TaskSplitError(f"{name}: a validation split needs a train size")
     if parsed.shared_pool:
         test_pool = train_pool
-        if n_train is None or n_test is None or n_train + n_test > len(train_pool):
+        if n_train is None or n_test is None or n_train + n_val + n_test > len(train_pool):
             raise TaskSplitError(
                 f"{name}: train and test share one pool of {len(train_pool)} tasks; "
                 f"asked for {_count(n_train)} + {_count(n_test)}"
@@ -235,12 +242,15 @@ def make_splits(
     else:
         test_pool = load("test")
     if source is not None:
-        check_slice(source, spec=name, split="train", n=n_train, pool=len(train_pool), seed=seed)
+        check_slice(source, spec=name, split="train", n=n_train + n_val if n_train is not None else None,
+                    pool=len(train_pool), seed=seed)
         check_slice(source, spec=name, split="test", n=n_test, pool=len(test_pool), seed=seed)
-    return TaskSplits(
-        train=select_split(train_pool, n_train, seed, spec=name, split="train"),
-        test=select_split(test_pool, n_test, seed, spec=name, split="test"),
-    )
+    train = select_split(train_pool, n_train, seed, spec=name, split="train")
+    val = None
+    if n_val:
+        ahead = select_split(train_pool, len(train) + n_val, seed, spec=name, split="train")
+        val = TaskSplit(spec=name, split="val", seed=seed, tasks=ahead.tasks[len(train):])  # type: ignore[arg-type]
+    return TaskSplits(train=train, test=select_split(test_pool, n_test, seed, spec=name, split="test"), val=val)
 
 
 def _count(n: int | None) -> str:

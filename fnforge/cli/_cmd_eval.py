@@ -79,6 +79,7 @@ def eval_command(app: AppContext, rev: str | None, worktree: bool, task_spec: st
     from fnforge.cli._settings import endpoint, resolve_split
     from fnforge.cli._worktree import working_set
     from fnforge.optimizer import check_measured
+    from fnforge.optimizer import load_prompts
 
     if worktree and rev is not None:
         raise CommandError(f"--worktree scores the working tree; leave out the revision {rev!r}")
@@ -104,7 +105,8 @@ def eval_command(app: AppContext, rev: str | None, worktree: bool, task_spec: st
         if not tasks:
             raise CommandError(f"the {split} split of {selection.spec} is empty; raise --{split}")
         evaluated = replace(selection, tasks=tasks)
-        agent_config = AgentConfig(kind=agent or config.agent, max_turns=max_turns or config.max_turns)
+        agent_config = load_prompts(repo.path).agent_config(  # the toolset's prompts/ templates, if any
+            AgentConfig(kind=agent or config.agent, max_turns=max_turns or config.max_turns))
         llm = llm_config(model or config.model, base_url=endpoint(base_url, config), state_dir=repo.state_dir,
                          use_cache=not no_cache, concurrency=concurrency)
         report = run_async(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values and JSON output
 
 import click
 
@@ -48,13 +48,28 @@ def _score(version: registry.Version) -> str:
 
 
 def _line(version: registry.Version, *, best: bool = False, ascii_only: bool = False,
-          score: float | None | str = "trailer") -> str:
-    """One ``log`` line; ``score`` replaces the trailer's Score (e.g. a test score from the notes)."""
+          score: float | None | str = "trailer", also: str = "") -> str:
+    """One ``log`` line; ``score`` replaces the trailer's Score (e.g. a test score from the notes); ``also``:
+    more score columns (validation and test, next to train)."""
     epoch = f"e{version.epoch}" if version.epoch is not None else "-"
     mark = status_mark(version.status, ascii_only=ascii_only)
     tail = " [best]" if best else ""
     shown = _score(version) if score == "trailer" else ("-" if score is None else f"{score:.4f}")
-    return f"{version.short} {mark} {shown:>6} {epoch:>4}  {visible(version.subject)}{tail}"
+    return f"{version.short} {mark} {shown:>6}{also} {epoch:>4}  {visible(version.subject)}{tail}"
+
+
+def _side_by_side(version: registry.Version, tests: dict[str, float]) -> str:
+    """`` val 0.5000 test 0.6250`` (``-`` where not measured): train, validation and test in one line."""
+    val, test = version.trailer("Val-Score"), tests.get(version.sha)
+    val_text = f"{float(val):.4f}" if val is not None else "-"
+    return f" val {val_text:>6} test {f'{test:.4f}' if test is not None else '-':>6}"
+
+
+def _test_scores(repo: registry.Repository, branch: str | None, query: str | None) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for found in repo.scores(branch, "test", tasks=query):
+        scores.setdefault(found.version.sha, found.score)
+    return scores
 
 
 _TASK_HELP = ("Task set whose scores count: a label (jsonl:qa.jsonl), a description or sha256:PREFIX "
@@ -145,6 +160,8 @@ def log_command(app: AppContext, branch: str | None, limit: int | None, split: s
     the terminal lacks them. [best] marks the best version (fnforge best) on
     the split and task set shown. With --split test the score column is the
     test score recorded in the commit's notes (- when it was not evaluated).
+    On a branch trained with --val, train, validation and test scores stand
+    side by side, and [best] is the validation-selected best.
 
     Example: fnforge log domain/algebra -n 20 --split test
     """
@@ -153,10 +170,9 @@ def log_command(app: AppContext, branch: str | None, limit: int | None, split: s
         query = _task_query(repo, app, task)
         best = repo.best_score(branch, split, tasks=query)
         best_sha = best.version.sha if best is not None else None
-        scores: dict[str, float] = {}
-        if split != "train":
-            for found in repo.scores(branch, split, tasks=query):
-                scores.setdefault(found.version.sha, found.score)
+        scores = _test_scores(repo, branch, query) if split != "train" else {}
+        validated = split == "train" and any(v.trailer("Val-Score") is not None for v in versions)
+        tests = _test_scores(repo, branch, query) if validated else {}
         if as_json:
             _json([{**v.to_dict(), **({"score": scores.get(v.sha)} if split != "train" else {}),
                     "best": v.sha == best_sha} for v in versions])
@@ -164,7 +180,8 @@ def log_command(app: AppContext, branch: str | None, limit: int | None, split: s
         ascii_only = _ascii_only()
         click.echo("\n".join(
             _line(v, best=v.sha == best_sha, ascii_only=ascii_only,
-                  score=scores.get(v.sha) if split != "train" else "trailer") for v in versions))
+                  score=scores.get(v.sha) if split != "train" else "trailer",
+                  also=_side_by_side(v, tests) if validated else "") for v in versions))
 
 
 @cli.command("best")
@@ -180,7 +197,8 @@ def best_command(app: AppContext, branch: str | None, split: str, task: str | No
     The highest score on that exact task set (spec, size, content hash,
     split, metric) among commits with valid trailers, first parents only;
     rejected trials never count; ties go to the later acceptance; a batch
-    run is judged by its own record. Also puts the branch's pointer
+    run is judged by its own record; a run that selected on validation
+    (train --val) by its validation scores. Also puts the branch's pointer
     refs/fnforge/best/<branch> right if plain git moved the branch.
 
     Example: fnforge best domain/algebra --split test --task math:algebra
@@ -193,11 +211,15 @@ def best_command(app: AppContext, branch: str | None, split: str, task: str | No
         name = branch if branch is not None else repo.head_branch
         if name in repo.branches():
             repo.update_best_refs([name])
+        validated = split == "train" and found.val_score is not None
+        tests = _test_scores(repo, branch, None) if validated else {}
         if as_json:
             _json({**found.version.to_dict(), "score": found.score, "split": split,
-                   "tasks": found.task_set.describe()})
+                   "tasks": found.task_set.describe(), "val_score": found.val_score,
+                   "test_score": tests.get(found.version.sha)})
             return
-        click.echo(_line(found.version, ascii_only=_ascii_only(), score=found.score))
+        click.echo(_line(found.version, ascii_only=_ascii_only(), score=found.score,
+                         also=_side_by_side(found.version, tests) if validated else ""))
         if found.task_set.label:
             click.echo(f"  on {found.task_set.describe()}, {split} split")
 
@@ -205,14 +227,40 @@ def best_command(app: AppContext, branch: str | None, split: str, task: str | No
 @cli.command("diff")
 @click.argument("old", metavar="REV")
 @click.argument("new", metavar="[REV]", default="HEAD")
+@click.option("--tasks", "split", flag_value="train", default=None,
+              help="List the training tasks that flipped between the two (from their notes), with the exact "
+                   "sign test of the second over the first, instead of the code diff.")
 @pass_app
-def diff_command(app: AppContext, old: str, new: str) -> None:
+def diff_command(app: AppContext, old: str, new: str, split: str | None) -> None:
     """Per-function unified diff between two versions (the second defaults to HEAD).
 
-    Example: fnforge diff best/main HEAD
+    With --tasks: the tasks (and rollouts) right in one and wrong in the
+    other, paired on the training results their notes record.
+
+    Example: fnforge diff best/main HEAD --tasks
     """
     with registry.open(app.directory) as repo:
-        click.echo(visible_lines(repo.diff(old, new)), nl=False)
+        if split is None:
+            click.echo(visible_lines(repo.diff(old, new)), nl=False)
+            return
+        from fnforge.optimizer import task_flips  # here: `fnforge diff` without --tasks stays quick to start
+
+        flips = task_flips(_results(repo, old, split), _results(repo, new, split))
+        for sign, units in (("+", flips.gained), ("-", flips.lost)):
+            for unit in units:
+                change = "wrong -> right" if sign == "+" else "right -> wrong"
+                click.echo(f"{sign} {visible(unit)}  ({change})")
+        click.echo(f"{len(flips.gained)} gained, {len(flips.lost)} lost of {flips.paired} paired {split} tasks; "
+                   f"exact sign test ({new} better than {old}, one-sided): p = {flips.p_value:.4g}")
+
+
+def _results(repo: registry.Repository, rev: str, split: str) -> list[dict[str, Any]]:
+    entry = (repo.note(rev) or {}).get(split)
+    results = entry.get("results") if isinstance(entry, dict) else None
+    if not isinstance(results, list):
+        raise registry.RegistryError(f"{rev} has no per-task {split} results in its notes; "
+                                     f"evaluate it with `fnforge eval {rev}`")
+    return [r for r in results if isinstance(r, dict)]
 
 
 @cli.command("rollback")

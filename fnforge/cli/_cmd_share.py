@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values
 
 import click
 
@@ -244,7 +244,7 @@ def blame_command(app: AppContext, name: str, rev: str, as_json: bool) -> None:
 @agent_options
 @llm_options
 @pass_app
-def bisect_command(app: AppContext, task_ids: str, good: str | None, bad: str, split: str, **options: Any) -> None:
+def bisect_command(app: AppContext, /, task_ids: str, good: str | None, bad: str, split: str, **options: Any) -> None:
     """Find the training step that broke a task: git bisect run with the evaluator as the test.
 
     Both ends are evaluated first: the good end must solve every task and

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values and JSON rows
 
 import click
 
@@ -110,7 +110,7 @@ def domains_command(app: AppContext, as_json: bool) -> None:
 
     Example: fnforge domains
     """
-    rows = []
+    rows: list[dict[str, Any]] = []  # Any: the JSON row, with values of several types
     with registry.open(app.directory) as repo:
         for info in repo.branch_list():
             versions = repo.log(info.name)
@@ -176,7 +176,7 @@ def _fmt(value: float | None) -> str:
 @agent_options
 @llm_options
 @pass_app
-def transfer_command(app: AppContext, branches: str, task_specs: str, split: str, no_baseline: bool, out_dir: Path,
+def transfer_command(app: AppContext, /, branches: str, task_specs: str, split: str, no_baseline: bool, out_dir: Path,
                      **options: Any) -> None:
     """Evaluate each branch's best set on each task set: a transfer matrix (the paper's Fig. 3).
 
@@ -234,7 +234,7 @@ def transfer_command(app: AppContext, branches: str, task_specs: str, split: str
 @agent_options
 @llm_options
 @pass_app
-def merge_command(app: AppContext, branch: str, prefer: str, **options: Any) -> None:
+def merge_command(app: AppContext, /, branch: str, prefer: str, **options: Any) -> None:
     """Merge another domain branch's functions into the checked-out branch, scored on both domains.
 
     The merge commit has two parents; its Score is on this branch's training

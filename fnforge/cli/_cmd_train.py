@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values and recorded run settings (JSON)
 
 import click
 from click.core import ParameterSource
@@ -32,19 +32,27 @@ from fnforge.cli._runtime import PRICES, llm_config, llm_options, open_eval_cach
 from fnforge.cli._settings import (SplitSettings, agent_options, data_cache_dir, endpoint, recorded_data,
                                    recorded_endpoint, resolve_split, split_options)
 from fnforge.cli._taskpath import load_splits
-from fnforge.optimizer import AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run, plan_run
+from fnforge.optimizer import (AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run,
+                               load_prompts, plan_run)
 from fnforge.tasks import Task
 
 __all__: list[str] = []
 
 # Settings that make a run what it is: fixed by its record, refused with --resume.
 _IDENTITY = ("task", "agent", "n_train", "n_test", "seed", "batch", "accept", "model", "optimizer_model",
-             "max_actions", "max_retries", "max_turns")
+             "max_actions", "max_retries", "max_turns", "n_val", "select", "rollouts", "alpha")
 
 
 @cli.command("train")
 @click.option("--task", help="Task set (default: fnforge.toml's), e.g. math:algebra, gsm8k, jsonl:qa.jsonl.")
 @split_options
+@click.option("--val", "n_val", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Validation tasks drawn from the train pool, disjoint from train and test: they pick the "
+                   "run's best and drive the early stop, so a lucky training score does not.")
+@click.option("--select", type=click.Choice(["train", "val"]),
+              help="What picks the best and the early stop (default: val with --val, else train).")
+@click.option("--rollouts", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Evaluate each task K times (distinct rollouts); scores are means, tests paired per rollout.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
               help="Stop after this many accepted updates.")
 @click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
@@ -54,8 +62,13 @@ _IDENTITY = ("task", "agent", "n_train", "n_test", "seed", "batch", "accept", "m
               help="Optimizer actions per step.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Corrected attempts after a rejected action.")
-@click.option("--accept", type=click.Choice(["strict", "ties"]), default="strict", show_default=True,
-              help="Accept only a better score (the paper), or also an equal one (the authors' code).")
+@click.option("--accept", type=click.Choice(["strict", "ties", "significant"]), default="strict", show_default=True,
+              help="Accept only a better score (the paper), also an equal one (the authors' code), or only an "
+                   "improvement the exact sign test on paired outcomes finds significant.")
+@click.option("--alpha", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Significance level of --accept significant.")
+@click.option("--no-early-reject", "no_early_reject", is_flag=True,
+              help="Evaluate every trial fully, even once it can no longer be accepted (same decisions).")
 @click.option("--batch", type=click.IntRange(min=1), help="Evaluate each step on a seeded random batch of N tasks.")
 @click.option("--test-functions", type=click.Choice(["all", "used"]), default="all", show_default=True,
               help="Test with all functions, or only those used successfully in the last training evaluation.")
@@ -111,7 +124,7 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
             settings = _settings(options, config, split)
             train_config = _train_config(options, split.seed)
             data_dir = split.data_dir
-        train, test, label = _tasks(settings, data_dir, repo.path)
+        train, test, val, label = _tasks(settings, data_dir, repo.path)
         if options["dry_run"]:
             plan = plan_run(repo.read(branch), train, test, AgentConfig(kind=settings["agent"],
                             max_turns=settings["max_turns"]), train_config, max_actions=settings["max_actions"],
@@ -121,7 +134,7 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
             return
         if record is None:
             _record_settings(repo, config, settings, options, split)
-        summary = _run(repo, config, settings, train_config, record, train, test, label, options)
+        summary = _run(repo, config, settings, train_config, record, (train, test, val), label, options)
     finally:
         repo.close()
     if options["as_json"]:
@@ -139,7 +152,7 @@ def _settings(options: Mapping[str, Any], config: ToolsetConfig, split: SplitSet
             "max_actions": options["max_actions"], "max_retries": options["max_retries"],
             "max_turns": options["max_turns"] or config.max_turns,
             "data_dir": str(split.data_dir) if split.data_dir else None,
-            "question_field": split.question_field, "answer_field": split.answer_field}
+            "question_field": split.question_field, "answer_field": split.answer_field, "n_val": options["n_val"]}
 
 
 def _record_settings(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str, Any],
@@ -168,10 +181,16 @@ def _record_settings(repo: registry.Repository, config: ToolsetConfig, settings:
 
 
 def _train_config(options: Mapping[str, Any], seed: int) -> TrainConfig:
+    if options["select"] == "val" and not options["n_val"]:
+        raise click.UsageError("--select val needs validation tasks: add --val N")
+    if options["n_val"] and options["batch"] is not None:
+        raise click.UsageError("--val and --batch do not combine (a batch score compares with nothing)")
     return TrainConfig(epochs=options["epochs"], patience=options["patience"], max_steps=options["max_steps"],
                        accept=options["accept"], batch=options["batch"], seed=seed,
                        concurrency=options["concurrency"], test_functions=options["test_functions"],
-                       max_tokens=options["max_tokens"], max_cost=options["max_cost"])
+                       max_tokens=options["max_tokens"], max_cost=options["max_cost"], alpha=options["alpha"],
+                       rollouts=options["rollouts"], early_reject=not options["no_early_reject"],
+                       select=options["select"])
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -180,36 +199,44 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 def _refuse_identity_changes(ctx: click.Context, options: Mapping[str, Any], record: RunRecord) -> None:
     """Refuse a flag given on resume with a value other than the run's (the same value is fine)."""
-    recorded = {**record.settings, "batch": record.config.batch, "accept": record.config.accept}
+    cfg = record.config
+    recorded = {"n_val": 0, **record.settings, "batch": cfg.batch, "accept": cfg.accept, "select": cfg.select,
+                "rollouts": cfg.rollouts, "alpha": cfg.alpha}
     for name in _IDENTITY:
         if _given(ctx, name) and options[name] != recorded.get(name):
-            flag = {"n_train": "train", "n_test": "test"}.get(name, name).replace("_", "-")
+            flag = {"n_train": "train", "n_test": "test", "n_val": "val"}.get(name, name).replace("_", "-")
             raise CommandError(f"--{flag} cannot change when resuming run {record.run_id} "
                                f"(it is {recorded.get(name)!r}); start a new run instead")
 
 
 def _overrides(ctx: click.Context, options: Mapping[str, Any]) -> dict[str, Any]:
     names = ("epochs", "patience", "max_steps", "max_tokens", "max_cost", "concurrency", "test_functions")
-    return {name: options[name] for name in names if _given(ctx, name)}
+    changes = {name: options[name] for name in names if _given(ctx, name)}
+    if _given(ctx, "no_early_reject"):  # decisions do not depend on it
+        changes["early_reject"] = not options["no_early_reject"]
+    return changes
 
 
 def _tasks(settings: Mapping[str, Any], data_dir: Path | None,
-           root: Path) -> tuple[tuple[Task, ...], tuple[Task, ...], str]:
+           root: Path) -> tuple[tuple[Task, ...], tuple[Task, ...], tuple[Task, ...], str]:
     splits = load_splits(settings["task"], root=root, cwd=root, n_train=settings["n_train"],
                          n_test=settings["n_test"], seed=settings["seed"], data_dir=data_dir,
                          cache_dir=data_cache_dir(), question_field=settings.get("question_field", "question"),
-                         answer_field=settings.get("answer_field", "answer"))
-    return splits.train.tasks, splits.test.tasks, splits.train.spec
+                         answer_field=settings.get("answer_field", "answer"), n_val=int(settings.get("n_val") or 0))
+    val = splits.val.tasks if splits.val is not None else ()
+    return splits.train.tasks, splits.test.tasks, val, splits.train.spec
 
 
 def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str, Any], train_config: TrainConfig,
-         record: RunRecord | None, train: tuple[Task, ...], test: tuple[Task, ...], label: str,
+         record: RunRecord | None, splits: tuple[tuple[Task, ...], ...], label: str,
          options: Mapping[str, Any]) -> RunSummary:
+    train, test, val = splits
     concurrency, use_cache = options["concurrency"], not options["no_cache"]
     agent_llm = llm_config(settings["model"], base_url=endpoint(options["base_url"], config), state_dir=repo.state_dir,
                            use_cache=use_cache, concurrency=concurrency)
     optimizer_llm = replace(agent_llm, model=settings["optimizer_model"])
-    agent = AgentConfig(kind=settings["agent"], max_turns=settings["max_turns"])
+    prompts = load_prompts(repo.path)  # the toolset's prompts/ templates, checked before any call
+    agent = prompts.agent_config(AgentConfig(kind=settings["agent"], max_turns=settings["max_turns"]))
     console = _console()
     live = console.is_terminal and not options["as_json"]
     view = LiveView(console) if live else PlainView(lambda line: click.echo(line, err=options["as_json"]))
@@ -219,9 +246,10 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
             # not `with open_sandbox(...)`: evaluate starts the workers once the first requests are out
             with closing(open_sandbox(config, workers=concurrency)) as sandbox:
                 optimizer = AgentOptimizer(optimizer_client, sandbox, policy=sandbox.policy,
-                                           max_actions=settings["max_actions"], max_retries=settings["max_retries"])
+                                           max_actions=settings["max_actions"], max_retries=settings["max_retries"],
+                                           template=prompts.optimizer)
                 trainer = Trainer(repo, train=train, test=test, agent=agent, client=client, optimizer=optimizer,
-                                  sandbox=sandbox, config=train_config, tasks_label=label, on_event=view,
+                                  sandbox=sandbox, config=train_config, tasks_label=label, on_event=view, val=val,
                                   cache=open_eval_cache(repo.state_dir, enabled=use_cache))
                 if record is not None:
                     return await trainer.resume(record)
@@ -255,6 +283,8 @@ def _plan_text(plan: DryRunPlan, settings: Mapping[str, Any]) -> str:
         f"    evaluation     {calls(plan.evaluation_step)}  [{settings['model']}]",
         f"  test eval        {calls(plan.test)}",
         f"  steps            at most {plan.max_steps} (epochs x patience, or --max-steps)",
+        f"  prompt cache     ~{plan.optimizer_step.cached_share:.0%} of optimizer and "
+        f"~{plan.evaluation_step.cached_share:.0%} of agent prompt tokens expected cached by the provider",
         f"  estimated cost   ${plan.cost(1):.4f} for 1 step, ${plan.cost(plan.max_steps):.2f} for "
         f"{plan.max_steps} steps (list prices; 0 for unpriced models)",
     ]

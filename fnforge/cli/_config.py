@@ -21,7 +21,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: TOML tables
 
 import click
 import platformdirs
@@ -221,7 +221,7 @@ def policy_hash(table: dict[str, Any]) -> str:
 
     Example:
         >>> policy_hash({"timeout_s": 5})[:13]
-        'sha256:f5b5a6'
+        'sha256:b29db5'
     """
     text = json.dumps(table, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's context objects
 
 import click
 
@@ -60,6 +60,9 @@ COMMAND_SUMMARIES: dict[str, str | None] = {
     "push": "Push branches, their best pointers and the evaluation notes to REMOTE (a name or URL; default origin).",
     "remote": "Add remotes that carry notes and best pointers with every git fetch.",
     "report": "Write an HTML report of a training run: learning curve, best set, histories, calls, complexity.",
+    "pull": "Fetch branches, best pointers and notes from REMOTE; create or fast-forward the local branches.",
+    "push": "Push branches, their best pointers and the evaluation notes to REMOTE (a name or URL; default origin).",
+    "remote": "Add remotes that carry notes and best pointers with every git fetch.",
     "rollback": "Restore an earlier version by a revert commit (Status: rollback); history is kept.",
     "show": "Show a version's function set, or one function's spec and code with REV:NAME.",
     "switch": "Check out BRANCH (like git switch; plain git switch works too), refusing to lose edits in functions/.",

@@ -21,8 +21,8 @@ from rich.text import Text
 from fnforge.cli._terminal import visible
 from fnforge.functions import plural
 from fnforge.optimizer import (
-    Phase, PhaseStarted, RunFinished, RunStarted, RunStop, RunSummary, Spend, StepFinished, StepStatus, TaskDone,
-    TrainEvent,
+    Phase, PhaseStarted, RunFinished, RunStarted, RunStop, RunSummary, Spend, StepFinished, StepRecord, StepStatus,
+    TaskDone, TrainEvent,
 )
 
 __all__ = ["LiveView", "PlainView", "print_summary", "step_line", "summary_rows"]
@@ -36,22 +36,24 @@ _PHASE_LABEL = {Phase.INITIAL: "step 0 · evaluating the initial set",
                 Phase.OPTIMIZE: "step {step} · asking the optimizer LLM…",
                 Phase.EVALUATE: "step {step} · evaluating the trial",
                 Phase.BASELINE: "step {step} · scoring the best",
-                Phase.TEST: "test · evaluating the best set"}
+                Phase.TEST: "test · evaluating the best set",
+                Phase.VALIDATE: "step {step} · validating"}
 
 
 def _spent(spent: Spend) -> str:
     return f"{spent.tokens:,} tokens, ${spent.cost:.4f}"
 
 
-def _requests(event: StepFinished) -> str:
+def _requests(event: StepRecord) -> str:
     """The optimizer requests of a step: ``2``, ``2 (2 cached)``, or ``-`` for the initial evaluation."""
     if event.status is StepStatus.INITIAL:
         return "-"
     return f"{event.optimizer_calls}" + (f" ({event.optimizer_cached} cached)" if event.optimizer_cached else "")
 
 
-def step_line(event: StepFinished) -> str:
+def step_line(finished: StepFinished) -> str:
     """The one-line form of a finished step (what the plain view prints)."""
+    event = finished.record
     commit = (event.commit or "-")[:7]
     tail = f" (rolled back: {event.rollback[:7]})" if event.rollback else ""
     return (f"step {event.step:>3}  {event.status.value:<9} train {event.score:.4f}  best {event.best_score:.4f}  "
@@ -76,6 +78,8 @@ def summary_rows(summary: RunSummary, *, epochs: int, patience: int) -> list[tup
     cached = sum(r.optimizer_cached for r in summary.history)
     rows.append(("optimizer", plural(calls, "request") + (f" ({cached} from the cache)" if cached else "")))
     rows.append(("train score", f"{summary.initial_score:.4f} -> {summary.best_score:.4f}"))
+    if summary.best_val is not None:
+        rows.append(("val score", f"{summary.best_val:.4f} (selects the best)"))
     if summary.test is not None:
         test = summary.test
         rows.append(("test score", f"{test.accuracy:.4f} ({test.correct}/{test.n}, 95% CI "
@@ -87,6 +91,8 @@ def summary_rows(summary: RunSummary, *, epochs: int, patience: int) -> list[tup
     names = ", ".join(summary.best_functions) or "(no functions)"
     rows.append(("best", f"{summary.best_commit[:7]}  {names}"))
     rows.append(("spent", f"{summary.tokens:,} tokens, ${summary.cost:.4f}"))
+    rows.append(("cached", f"{summary.cached_tokens:,} of {summary.prompt_tokens:,} prompt tokens "
+                           f"({summary.cached_share:.0%}) from the provider's prompt cache"))
     return rows
 
 
@@ -124,9 +130,10 @@ class PlainView:
 class LiveView:
     """A rich live display of a run; use as a context manager around the run.
 
-    Example:
-        >>> with LiveView(Console()) as view:            # doctest: +SKIP
-        ...     summary = asyncio.run(trainer.run())    # with on_event=view
+    Example (async or needs a provider, so shown, not run)::
+
+        with LiveView(Console()) as view:
+            summary = asyncio.run(trainer.run())    # with on_event=view
     """
 
     def __init__(self, console: Console) -> None:
@@ -134,7 +141,7 @@ class LiveView:
         self._header = "starting"
         self._phase: PhaseStarted | None = None
         self._progress: TaskDone | None = None
-        self._rows: list[StepFinished] = []
+        self._rows: list[StepRecord] = []
         self._finished = False  # the last frame lists every step, step 0 included
         self._epochs = self._patience = 0
         self._stale, self._epoch = 0, 0
@@ -158,8 +165,8 @@ class LiveView:
         elif isinstance(event, TaskDone):
             self._progress, self._spent = event, event.spent
         elif isinstance(event, StepFinished):
-            self._rows.append(event)
-            self._stale, self._epoch, self._spent = event.stale, event.epoch, event.spent
+            self._rows.append(event.record)
+            self._stale, self._epoch, self._spent = event.stale, event.record.epoch, event.spent
         elif isinstance(event, RunFinished):
             self._phase = None
         # Task progress waits for the next auto-refresh; phase and step changes show at once.

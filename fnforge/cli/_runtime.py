@@ -35,7 +35,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar  # Any: click's option values and decorated commands
 
 import click
 
@@ -178,7 +178,7 @@ def run_async(main: Coroutine[Any, Any, T], *, concurrency: int) -> T:
     tasks waiting in sandbox calls would hold up every other thread's work.
 
     Example:
-        >>> run_async(asyncio.sleep(0, "done"), concurrency=8)  # doctest: +SKIP
+        >>> run_async(asyncio.sleep(0, "done"), concurrency=8)
         'done'
     """
 
@@ -196,7 +196,7 @@ def progress_bar(description: str, total: int, *, min_total: int = 2) -> Iterato
     Yields ``advance(done)``, which sets the bar to ``done`` of ``total``.
 
     Example:
-        >>> with progress_bar("eval", 80) as advance:  # doctest: +SKIP
+        >>> with progress_bar("eval", 80) as advance:
         ...     advance(1)
     """
     from rich.console import Console

@@ -68,7 +68,7 @@ def loadable_spec(spec: str, *, root: Path) -> str:
 
 def load_splits(spec: str, *, root: Path, cwd: Path, n_train: int | None, n_test: int | None, seed: int,
                 data_dir: Path | None = None, cache_dir: Path | None = None, question_field: str = "question",
-                answer_field: str = "answer") -> TaskSplits:
+                answer_field: str = "answer", n_val: int = 0) -> TaskSplits:
     """:func:`tasks.make_splits` for a spec given in ``cwd``, loaded from the toolset and labelled portably.
 
     Both selections' ``spec`` (which becomes ``Tasks`` trailers and notes) is :func:`portable_spec`'s.
@@ -81,5 +81,6 @@ def load_splits(spec: str, *, root: Path, cwd: Path, n_train: int | None, n_test
 
     splits = make_splits(loadable_spec(portable, root=root), n_train=n_train, n_test=n_test, seed=seed,
                          data_dir=data_dir, cache_dir=cache_dir, question_field=question_field,
-                         answer_field=answer_field)
-    return TaskSplits(train=replace(splits.train, spec=portable), test=replace(splits.test, spec=portable))
+                         answer_field=answer_field, n_val=n_val)
+    val = replace(splits.val, spec=portable) if splits.val is not None else None
+    return TaskSplits(train=replace(splits.train, spec=portable), test=replace(splits.test, spec=portable), val=val)

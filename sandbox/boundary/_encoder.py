@@ -31,7 +31,7 @@ import math
 from collections import deque
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any  # Any: values learned code returns, encoded to JSON here
 
 __all__ = ["Encoder", "clean_text", "cut_text"]
 

@@ -21,7 +21,7 @@ import os
 import select
 import struct
 import time
-from typing import Any
+from typing import Any  # Any: messages as JSON
 
 from fnforge.functions import JSONInputError, load_json
 

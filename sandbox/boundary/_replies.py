@@ -12,7 +12,7 @@ from the reply.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: messages as JSON
 
 from fnforge.functions import Problem
 from fnforge.sandbox._policy import SandboxPolicy

@@ -33,7 +33,7 @@ import ast
 import re
 import types
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, cast  # Any: RestrictedPython's untyped compile functions
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 

@@ -53,7 +53,7 @@ class FnforgeTransformer(RestrictingNodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.AST:
         if isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval"):
             self.error(node, f"{node.func.id.capitalize()} calls are not allowed.")
-        node = cast(ast.Call, self.node_contents_visit(node))
+        node = self.node_contents_visit(node)
         guarded = _call("_call_", node.func)
         copy_locations(guarded, node.func)
         node.func = guarded

@@ -32,7 +32,7 @@ from __future__ import annotations
 import ast
 import builtins
 import types
-from typing import Any
+from typing import Any  # Any: objects of learned code, checked at run time rather than typed
 
 from fnforge.sandbox.runtime._modules import EXPOSED, SAFE_BUILTINS
 from fnforge.sandbox.runtime._monitor import Monitor

@@ -37,7 +37,7 @@ import base64
 import binascii
 import io
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any  # Any: bytes or text, by the mode a file was opened in
 
 from fnforge.sandbox.runtime._monitor import Monitor
 
@@ -132,13 +132,13 @@ class SandboxFile:
     def __repr__(self) -> str:
         return f"<sandbox file {self.name!r} mode={self.mode!r}>"
 
-    def read(self, size: int | None = -1) -> Any:
+    def read(self, size: int | None = -1) -> Any:  # Any: bytes or text, by the mode
         return _stream(self).read(size)
 
-    def readline(self, size: int | None = -1) -> Any:
+    def readline(self, size: int = -1) -> Any:  # Any: bytes or text, by the mode
         return _stream(self).readline(size)
 
-    def readlines(self, hint: int | None = -1) -> list[Any]:
+    def readlines(self, hint: int = -1) -> list[Any]:  # Any: bytes or text, by the mode
         return _stream(self).readlines(hint)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -183,8 +183,9 @@ class SandboxFile:
 _STREAM_SLOT: Any = SandboxFile.__dict__["_stream"]  # the slot descriptor: refuses anything but a SandboxFile
 
 
-def _stream(file: SandboxFile) -> Any:
-    return _STREAM_SLOT.__get__(file, SandboxFile)
+def _stream(file: SandboxFile) -> io.BytesIO | io.TextIOWrapper:
+    stream: io.BytesIO | io.TextIOWrapper = _STREAM_SLOT.__get__(file, SandboxFile)
+    return stream
 
 
 class Attachments:

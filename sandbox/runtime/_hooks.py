@@ -62,7 +62,7 @@ import operator
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: objects of learned code, checked at run time rather than typed
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
@@ -304,7 +304,7 @@ class _Guards:
         forbidden = self.libraries.forbidden
         if forbidden and issubclass(meta, forbidden):
             self.monitor.refuse("class", f"subclasses of {bases[0].__name__} would be registered for every call")
-        cls = meta(name, bases, namespace)
+        cls: type = meta(name, bases, namespace)
         self.monitor.classes.add(cls)
         return cls
 

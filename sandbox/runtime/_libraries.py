@@ -16,7 +16,7 @@ numpy and sympy are imported only when the policy allows them. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any  # Any: numpy and sympy, imported lazily
 
 from fnforge.sandbox._policy import SandboxPolicy
 from fnforge.sandbox.runtime._hooks import Libraries

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 import weakref
-from typing import Any, NoReturn
+from typing import Any, NoReturn  # Any: objects of learned code, checked at run time rather than typed
 
 __all__ = ["Monitor", "OutputBuffer", "PolicyViolation", "PrintSink"]
 
@@ -46,7 +46,7 @@ class Monitor:
 
     def is_sandbox_function(self, value: Any) -> bool:
         """Whether ``value`` is a plain function compiled from sandboxed source."""
-        return type(value) is types.FunctionType and value.__builtins__ is self.builtins
+        return type(value) is types.FunctionType and getattr(value, "__builtins__", None) is self.builtins
 
     def is_sandbox_class(self, value: Any) -> bool:
         """Whether ``value`` is a class defined by sandboxed code."""

@@ -23,7 +23,7 @@ above, and for which ``isinstance``/``issubclass`` answer as for the real class.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any  # Any: numpy arrays and learned code's values (numpy is optional)
 
 from fnforge.sandbox.runtime._monitor import Monitor
 

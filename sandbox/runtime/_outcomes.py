@@ -23,7 +23,7 @@ import contextlib
 import dis
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any  # Any: context managers of any value
 
 from fnforge.sandbox.boundary._encoder import clean_text, cut_text
 from fnforge.sandbox.runtime._monitor import Monitor, PolicyViolation

@@ -47,7 +47,7 @@ import importlib
 import re
 import types
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any  # Any: objects of learned code, checked at run time rather than typed
 
 from fnforge.sandbox.runtime._codegen import install as install_codegen_guard
 from fnforge.sandbox.runtime._monitor import Monitor
@@ -142,12 +142,12 @@ def stdlib_overrides(monitor: Monitor) -> dict[str, dict[str, Any]]:
     def namedtuple(typename: Any, field_names: Any, *, rename: bool = False, defaults: Any = None) -> type:
         # ``module=`` spares namedtuple its ``sys._getframe`` (the audit hook refuses frames);
         # the class counts as the sandbox's own, so it may be subclassed.
-        cls = collections.namedtuple(typename, field_names, rename=rename, defaults=defaults,
-                                     module="sandboxed")
+        make: Callable[..., type] = collections.namedtuple  # the typename is a runtime value, not a literal
+        cls = make(typename, field_names, rename=rename, defaults=defaults, module="sandboxed")
         monitor.classes.add(cls)
         return cls
 
-    overrides = {"functools": {"wraps": wraps, "total_ordering": total_ordering},
+    overrides: dict[str, dict[str, Any]] = {"functools": {"wraps": wraps, "total_ordering": total_ordering},
                  "collections": {"namedtuple": namedtuple}}
     monitor.exposed.update(f for table in overrides.values() for f in table.values())
     return overrides

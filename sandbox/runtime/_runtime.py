@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any  # Any: objects of learned code, checked at run time rather than typed
 
 from fnforge.sandbox._policy import SandboxPolicy
 from fnforge.sandbox.boundary._encoder import Encoder, clean_text

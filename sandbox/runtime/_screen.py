@@ -38,7 +38,7 @@ import builtins
 import functools
 import types
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any  # Any: objects of learned code, checked at run time rather than typed
 
 from fnforge.sandbox.runtime._monitor import Monitor
 

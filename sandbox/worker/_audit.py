@@ -46,7 +46,7 @@ import contextlib
 import os
 import resource
 from collections.abc import Iterator
-from typing import Any
+from typing import Any  # Any: audit-hook arguments, which CPython does not type
 
 from fnforge.sandbox.runtime._monitor import Monitor
 

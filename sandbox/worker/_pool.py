@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any  # Any: messages as JSON
 
 from fnforge.sandbox._policy import SandboxPolicy
 from fnforge.sandbox.worker._process import Spawner, WorkerProcess

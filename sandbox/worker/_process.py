@@ -41,7 +41,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: messages as JSON
 
 from fnforge.sandbox._policy import SandboxPolicy
 from fnforge.sandbox.boundary._errors import SandboxCrash, SandboxIsolationError

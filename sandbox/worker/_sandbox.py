@@ -24,7 +24,7 @@ import signal
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol  # Any: JSON arguments and results
 
 from fnforge.functions import JSONInputError, load_json
 from fnforge.sandbox._policy import SandboxPolicy
@@ -73,8 +73,9 @@ class Sandbox:
             layers the host does provide.
 
     Example:
-        >>> with Sandbox(SandboxPolicy(), workers=2) as sb:          # doctest: +SKIP
-        ...     sb.call(function_set, "solve", {"x": 1}).value
+        >>> with Sandbox(SandboxPolicy(), workers=1) as sb:
+        ...     sb.call(fs, "double", {"x": 21}).value
+        42
     """
 
     def __init__(self, policy: SandboxPolicy | None = None, *, workers: int = 2, spares: int = 1,
@@ -159,7 +160,8 @@ class Sandbox:
             RuntimeError: the sandbox is closed.
 
         Example:
-            >>> sb.call(fs, "double", {"x": 21}).value                 # doctest: +SKIP
+            >>> with Sandbox(SandboxPolicy(), workers=1) as sb:
+            ...     sb.call(fs, "double", {"x": 21}).value
             42
         """
         if name not in function_set:
@@ -182,7 +184,8 @@ class Sandbox:
             SandboxIsolationError: as for :meth:`call`.
 
         Example:
-            >>> sb.run_code(fs, "x = double(2)\\nprint(x)\\nx + 1").value  # doctest: +SKIP
+            >>> with Sandbox(SandboxPolicy(), workers=1) as sb:
+            ...     sb.run_code(fs, "x = double(2)\\nprint(x)\\nx + 1").value
             5
         """
         if not isinstance(code, str):

@@ -41,7 +41,7 @@ import resource
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any  # Any: messages as JSON and learned code's values
 
 from fnforge.sandbox._policy import SandboxPolicy
 from fnforge.sandbox.boundary._encoder import clean_text

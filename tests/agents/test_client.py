@@ -229,3 +229,17 @@ def test_config_does_report_sampling_parameters() -> None:
 def test_usage_does_add_up() -> None:
     total = Usage(prompt_tokens=1, completion_tokens=2) + Usage(prompt_tokens=10, completion_tokens=20)
     assert (total.prompt_tokens, total.completion_tokens, total.total_tokens) == (11, 22, 33)
+
+
+async def test_client_does_count_the_providers_cached_prompt_tokens() -> None:
+    with ScriptedLLM(lambda req: reply_text("\\boxed{4}"), prompt_cache=True) as server:
+        config = LLMConfig(model="scripted-model", base_url=server.base_url, max_retries=0)
+        async with LLMClient(config) as client:
+            first = await client.complete(USER, rollout=0)
+            longer = [*USER, {"role": "assistant", "content": "4"}, {"role": "user", "content": "Sure?"}]
+            second = await client.complete(longer, rollout=0)
+        stats = client.stats
+    assert first.usage.cached_prompt_tokens == 0
+    assert 0 < second.usage.cached_prompt_tokens < second.usage.prompt_tokens
+    assert stats.cached_prompt_tokens == second.usage.cached_prompt_tokens
+    assert stats.prompt_tokens == first.usage.prompt_tokens + second.usage.prompt_tokens

@@ -30,6 +30,7 @@ from fnforge import registry
 from fnforge.cli import cli
 from fnforge.cli._live_view import LiveView
 from fnforge.optimizer._live import Phase, PhaseStarted, RunStarted, Spend, StepFinished, StepStatus, TaskDone
+from fnforge.optimizer._run_state import StepRecord
 from tests.llm_server import Request, ScriptedLLM
 from tests.optimizer.policies import TERMINATE, OptimizerScript, is_optimizer_request
 from tests.optimizer.trainer_support import FIXTURES, add_solve, agent_policy, content_policy, init_repo, section
@@ -65,6 +66,7 @@ def test_train_command_prints_steps_and_the_summary_table(tmp_path: Path, llm_se
     assert lines[3] == "step   2  unchanged train 1.0000  best 1.0000  opt  1  -        epoch 1: no change (terminated)"
     assert "early stop after 1 step without improvement" in result.output
     assert "optimizer    3 requests" in result.output
+    assert "prompt tokens (0%) from the provider's prompt cache" in result.output
     assert "test score   1.0000 (4/4" in result.output
     assert f".git/fnforge/runs/{run}/summary.json" in result.output
 
@@ -87,8 +89,18 @@ def test_train_dry_run_calls_no_model(tmp_path: Path, llm_server: ScriptedLLM) -
     assert "Dry run: no LLM is called" in result.output
     assert "optimizer      3 LLM calls (at most 4)" in result.output
     assert "evaluation     8 LLM calls (at most 40)" in result.output
+    assert "of agent prompt tokens expected cached by the provider" in result.output
     with registry.open(tmp_path / "t") as repo:
         assert len(repo.log()) == 1
+
+
+def test_train_rejects_a_toolset_prompt_with_a_missing_placeholder(tmp_path: Path, llm_server: ScriptedLLM) -> None:
+    init_repo(tmp_path / "t").close()
+    (tmp_path / "t" / "prompts").mkdir()
+    (tmp_path / "t" / "prompts" / "tool.txt").write_text("Be brief.")
+    result = _invoke(tmp_path / "t", llm_server, "--max-steps", "0")
+    assert result.exit_code == 2 and llm_server.count == 0
+    assert result.stderr.startswith("Error: ") and "missing placeholders $answer_instruction" in result.stderr
 
 
 def test_train_resume_rejects_a_changed_task_set(tmp_path: Path, llm_server: ScriptedLLM) -> None:
@@ -199,9 +211,9 @@ def test_live_view_shows_phase_progress_steps_and_spend() -> None:
                         patience=3, max_steps=None, step=0, spent=Spend()))
         view(PhaseStarted(step=1, phase=Phase.EVALUATE, total=4))
         view(TaskDone(step=1, phase=Phase.EVALUATE, done=2, total=4, correct=1, cached=False, spent=spent))
-        view(StepFinished(step=1, epoch=1, status=StepStatus.ACCEPTED, score=0.75, best_score=0.75,
-                          subject="epoch 1: add solve", commit="abcdef0123", rollback=None, rejections=0, stale=0,
-                          spent=spent, optimizer_calls=3, optimizer_cached=1))
+        view(StepFinished(record=StepRecord(step=1, epoch=1, status=StepStatus.ACCEPTED, score=0.75, best_score=0.75,
+                                            subject="epoch 1: add solve", commit="abcdef0123", optimizer_calls=3,
+                                            optimizer_cached=1), rejections=0, stale=0, spent=spent))
     text = output.getvalue()
     assert "step 1 · evaluating the trial" in text and "0/4 tasks, 0 correct" in text
     assert re.search(r"step +epoch +status +train +best +opt +commit +change", text)
@@ -211,9 +223,10 @@ def test_live_view_shows_phase_progress_steps_and_spend() -> None:
 
 def _step(step: int) -> StepFinished:
     status = StepStatus.INITIAL if step == 0 else StepStatus.UNCHANGED
-    return StepFinished(step=step, epoch=0, status=status, score=0.25, best_score=0.25,
-                        subject=f"epoch 0: step {step}", commit="abcdef0123" if step == 0 else None, rollback=None,
-                        rejections=0, stale=step, spent=Spend(), optimizer_calls=int(step > 0), optimizer_cached=0)
+    record = StepRecord(step=step, epoch=0, status=status, score=0.25, best_score=0.25,
+                        subject=f"epoch 0: step {step}", commit="abcdef0123" if step == 0 else None,
+                        optimizer_calls=int(step > 0), optimizer_cached=0)
+    return StepFinished(record=record, rejections=0, stale=step, spent=Spend())
 
 
 def test_live_view_last_frame_lists_every_step_from_step_0() -> None:

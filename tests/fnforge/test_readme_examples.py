@@ -38,6 +38,16 @@ EXEMPT = {
     "pip install": "installs fnforge; tests/test_install.py does that in a fresh virtual environment",
     "mkdir -p ~/fnforge": "the main job's folder in your home; the test runs it in a temporary folder",
     "cd ~/fnforge": "the main job's folder in your home; the test runs it in a temporary folder",
+    "fnforge diff ea6fc15": "names the commits of one recorded --val run; tests/fnforge/test_cli_evidence.py runs "
+                            "train --val, log, best and diff --tasks on its own commits",
+    "fnforge sweep --tasks": "a grid of four training runs; tests/fnforge/test_cli_sweep.py and "
+                             "tests/optimizer/test_sweep_engines.py run this grid, a cell killed and resumed",
+    "fnforge sweep transfer": "reads the sweep above; tests/fnforge/test_cli_sweep.py runs it",
+    "fnforge sweep report": "reads the sweep above; tests/fnforge/test_cli_sweep.py runs it",
+    "git init -q --bare -b main /tmp/sw": "the Ray example's origin; tests/optimizer/test_sweep_engines.py runs the "
+                                          "same grid on a local Ray cluster, pushing to a bare repository",
+    "fnforge sweep --engine ray": "starts a Ray cluster; tests/optimizer/test_sweep_engines.py runs the same grid "
+                                  "on a local one (ray.init), pushing to a bare repository",
 }
 _STUDY_TEXT = re.compile(r"\$-?\d+x [+-] \d+ = -?\d+\$|wide and \d+ tall")
 
@@ -171,6 +181,9 @@ SCENARIOS: list[tuple[str, str, Arrange]] = [
     ("git switch domain/linear && fnforge merge", "study", _nothing),
     ("fnforge export best/domain/linear", "study", _nothing),
     ("fnforge blame solve_linear", "study", _nothing),
+    ("fnforge log", "study", _nothing),
+    ("fnforge sweep --tasks", "study", _nothing),
+    ("git init -q --bare -b main /tmp/sw", "study", _nothing),
     ("fnforge init linear", "readme", _sharing),
     ("fnforge best", "readme/team", _nothing),
     ("fnforge clone shared.git team", "clones", _clones),

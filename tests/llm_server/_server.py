@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import os
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,6 +36,18 @@ class _State:
     model_requests: int = 0
     replied: dict[int, float] = field(default_factory=dict)  # request index -> time.time() after its reply
     stopping: threading.Event = field(default_factory=threading.Event)
+    prompt_cache: bool = False
+    prompts: list[str] = field(default_factory=list)  # what each earlier request sent, for prompt_cache
+
+    def cached_prompt(self, req: Request) -> str | None:
+        """With ``prompt_cache``: the longest start of this request's prompt that an earlier one sent
+        (as a provider's prefix cache would serve it); call under ``lock``."""
+        if not self.prompt_cache:
+            return None
+        text = json.dumps(req.tools) + json.dumps(req.messages)
+        longest = max((len(os.path.commonprefix([text, earlier])) for earlier in self.prompts), default=0)
+        self.prompts.append(text)
+        return text[:longest]
 
 
 class ScriptedLLM:
@@ -49,16 +63,19 @@ class ScriptedLLM:
         retry_after_s: the delay advertised by ``RATE_LIMIT`` replies.
         hang_s: how long ``TIMEOUT`` keeps the client waiting.
         model_ids: ids listed by ``GET /v1/models``.
+        prompt_cache: report ``usage.prompt_tokens_details.cached_tokens`` like a provider's prefix
+            cache: the tokens of the longest start of the request (tools, then messages, as JSON)
+            that an earlier request sent.
     """
 
     def __init__(self, policy: Policy | None = None, *, latency_s: float = 0.0,
                  faults: Any = None, fault_rate: float = 0.0,
                  fault_kinds: Iterable[Fault] = TRANSIENT_FAULTS, seed: int = 0,
                  retry_after_s: float = 0.01, hang_s: float = 5.0,
-                 model_ids: Sequence[str] = ("scripted-model",)) -> None:
+                 model_ids: Sequence[str] = ("scripted-model",), prompt_cache: bool = False) -> None:
         self._state = _State(policy=policy or (lambda req: reply_text("OK")), latency_s=latency_s,
                              faults=faults, fault_rate=fault_rate, fault_kinds=tuple(fault_kinds),
-                             seed=seed, retry_after_s=retry_after_s, hang_s=hang_s)
+                             seed=seed, retry_after_s=retry_after_s, hang_s=hang_s, prompt_cache=prompt_cache)
         self.model_ids = tuple(model_ids)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -125,6 +142,7 @@ class ScriptedLLM:
             self._state.requests.clear()
             self._state.policy_errors.clear()
             self._state.replied.clear()
+            self._state.prompts.clear()
 
     def start(self) -> ScriptedLLM:
         handler = type("_BoundHandler", (_Handler,), {"state": self._state, "model_ids": self.model_ids})
@@ -159,6 +177,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up (a cancelled request: early rejection) is no error; others are printed."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 def _pick_fault(state: _State, req: Request) -> Fault | None:
     faults = state.faults
@@ -178,7 +201,7 @@ def _pick_fault(state: _State, req: Request) -> Fault | None:
     return None
 
 
-def _completion(req: Request, reply: Reply, fault: Fault | None) -> dict[str, Any]:
+def _completion(req: Request, reply: Reply, fault: Fault | None, cached: str | None = None) -> dict[str, Any]:
     if reply.raw is not None:
         return copy.deepcopy(dict(reply.raw))
     calls = []
@@ -195,6 +218,10 @@ def _completion(req: Request, reply: Reply, fault: Fault | None) -> dict[str, An
         message["tool_calls"] = calls
     prompt = count_tokens(json.dumps(req.messages)) + (count_tokens(json.dumps(req.tools)) if req.tools else 0)
     completion = count_tokens(reply.content or "") + sum(count_tokens(c[1] + c[2]) for c in reply.tool_calls)
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                             "total_tokens": prompt + completion}
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": min(prompt, count_tokens(cached))}
     return {
         "id": f"chatcmpl-{req.index}",
         "object": "chat.completion",
@@ -202,8 +229,7 @@ def _completion(req: Request, reply: Reply, fault: Fault | None) -> dict[str, An
         "model": req.model,
         "choices": [{"index": 0, "message": message, "logprobs": None,
                      "finish_reason": reply.finish_reason or ("tool_calls" if calls else "stop")}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                  "total_tokens": prompt + completion},
+        "usage": usage,
     }
 
 
@@ -291,6 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status != 200:
             self._error(reply.status, reply.error or "error", reply.headers)
         else:
-            self._send(200, _completion(req, reply, fault), reply.headers)
+            with state.lock:
+                cached = state.cached_prompt(req)
+            self._send(200, _completion(req, reply, fault, cached), reply.headers)
         with state.lock:
             state.replied[req.index] = time.time()

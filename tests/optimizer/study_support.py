@@ -22,6 +22,7 @@ from fnforge import registry
 from fnforge.cli import cli
 from tests.llm_server import Reply, Request, ScriptedLLM, tool_solver
 from tests.optimizer.policies import TERMINATE, add_call, is_optimizer_request
+from tests.optimizer.trainer_support import equation_args
 
 LINEAR = [(2, 3, 7), (3, 5, 5), (4, -2, 10), (5, 1, 1), (2, 0, 8), (1, 4, 9), (3, 3, 3), (6, -6, 12)]
 AREA = [(3, 4), (0, 7), (5, 5), (2, 9), (0, 3), (6, 1), (4, 4), (7, 0)]
@@ -32,7 +33,6 @@ SOLVE = "def solve_linear(a, b, c):\n    x = (c - b) / a\n    return int(x) if x
 SOLVE_BUGGY = "def solve_linear(a, b, c):\n    x = (c + b) / a\n    return int(x) if x == int(x) else x\n"
 AREA_CODE = "def rect_area(width, height):\n    return width * height\n"
 
-_EQUATION = re.compile(r"\$(-?\d+)x ([+-]) (\d+) = (-?\d+)\$")
 _RECTANGLE = re.compile(r"(\d+) wide and (\d+) tall")
 TRAIN_ARGS = ["--train", "4", "--test", "4", "--seed", "0", "--model", "agent-model", "--concurrency", "2"]
 
@@ -50,14 +50,6 @@ def write_data(folder: Path) -> tuple[Path, Path]:
     return linear, area
 
 
-def _linear_args(question: str) -> dict[str, int]:
-    match = _EQUATION.search(question)
-    if match is None:
-        raise AssertionError(f"not an equation: {question!r}")
-    a, sign, b, c = match.groups()
-    return {"a": int(a), "b": int(b) if sign == "+" else -int(b), "c": int(c)}
-
-
 def _area_args(question: str) -> dict[str, int]:
     match = _RECTANGLE.search(question)
     if match is None:
@@ -65,7 +57,7 @@ def _area_args(question: str) -> dict[str, int]:
     return {"width": int(match.group(1)), "height": int(match.group(2))}
 
 
-_LINEAR_AGENT = tool_solver("solve_linear", _linear_args, fallback="0")
+_LINEAR_AGENT = tool_solver("solve_linear", equation_args, fallback="0")
 _AREA_AGENT = tool_solver("rect_area", _area_args, fallback="0")
 
 

@@ -27,9 +27,9 @@ BEST = FunctionSet((fn("double"),))
 MODULES = ("math", "sympy")
 
 
-def prompt(report=None, *, failures=(), trial=None, budget=60_000, best=BEST, score=0.5):  # type: ignore[no-untyped-def]
+def prompt(report=None, *, failures=(), budget=60_000, best=BEST, score=0.5):  # type: ignore[no-untyped-def]
     report = report if report is not None else make_report([True, False, True, False])
-    return build_prompt(best=best, best_score=score, report=report, failures=failures, trial=trial,
+    return build_prompt(best=best, best_score=score, report=report, failures=failures,
                         max_actions=3, allowed_modules=MODULES, budget_tokens=budget)
 
 
@@ -48,17 +48,15 @@ def test_prompt_does_show_list_a_with_its_success_rate() -> None:
 
 def test_prompt_does_show_the_papers_sections_in_order() -> None:
     text = prompt().text
-    titles = ["What you can do", "Principles", "Function format", "List A", "List B", "Failure record",
-              "Conversation histories under List A", "Per-task results under List A", "Your move"]
+    titles = ["What you can do", "Principles", "Function format", "List A", "Conversation histories under List A",
+              "Per-task results under List A", "List B", "Failure record", "Your move"]
     positions = [text.index(f"# {t}") for t in titles]
     assert positions == sorted(positions)
     assert "TERMINATE" in section(text, "What you can do") and "math, sympy" in section(text, "Function format")
 
 
-def test_prompt_does_show_list_b_as_same_until_it_changes() -> None:
+def test_prompt_does_show_list_b_as_same_as_list_a() -> None:
     assert "same as List A" in section(prompt().text, "List B")
-    trial = BEST.add(fn("triple", "return 3 * x"))
-    assert "def triple(x):" in section(prompt(trial=trial).text, "List B")
 
 
 def test_prompt_does_sort_failure_record_ascending_with_scores() -> None:
@@ -149,3 +147,15 @@ def test_render_template_rejects_missing_variable() -> None:
 
 def test_render_function_set_does_say_when_empty() -> None:
     assert "no functions" in render_function_set(FunctionSet())
+
+
+def test_prompt_stable_prefix_is_byte_identical_across_steps_with_the_same_list_a() -> None:
+    report = make_report([True, False, True, False])
+    first = prompt(report, failures=())
+    second = prompt(report, failures=[(BEST.add(fn("triple", "return 3 * x")), 0.25)])
+    assert first.text != second.text
+    assert first.stable_chars == second.stable_chars
+    assert first.text[:first.stable_chars] == second.text[:second.stable_chars]
+    stable = first.text[:first.stable_chars]
+    assert "# List A" in stable and "# Per-task results under List A" in stable
+    assert "# Failure record" not in stable and first.stable_chars > len(first.text) // 2

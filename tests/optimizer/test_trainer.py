@@ -151,7 +151,7 @@ def test_trainer_writes_the_run_summary_json(scenario) -> None:  # type: ignore[
 def test_trainer_emits_a_well_ordered_event_stream(scenario) -> None:  # type: ignore[no-untyped-def]
     _, _, summary, events = scenario
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
-    steps = [e.step for e in events if isinstance(e, StepFinished)]
+    steps = [e.record.step for e in events if isinstance(e, StepFinished)]
     assert steps == [0, 1, 2, 3, 4, 5]
     done = [e for e in events if isinstance(e, TaskDone) and e.step == 0]
     assert [e.done for e in done] == [1, 2, 3, 4]
@@ -217,7 +217,8 @@ def _batch_run(tmp_path: Path, llm_server: ScriptedLLM, sandbox: Sandbox, name: 
               TERMINATE] for k in range(1, 5)]
     llm_server.policy = OptimizerScript(steps, agent=agent_policy)
     with init_repo(tmp_path / name) as repo:
-        config = TrainConfig(batch=2, seed=seed, max_steps=4, patience=10)
+        # early rejection off: a rejected trial's note then lists its whole batch, not the units seen
+        config = TrainConfig(batch=2, seed=seed, max_steps=4, patience=10, early_reject=False)
         asyncio.run(train(repo, llm_server.base_url, sandbox, config, train_tasks=TRAIN6, test_tasks=()))
         trials = [v for v in reversed(repo.log()) if v.status in ("initial", "rejected", "accepted")]
         notes = [repo.note(v.sha) or {} for v in trials]

@@ -101,7 +101,8 @@ def test_trainer_scores_a_task_refused_as_too_long_twice_wrong_with_reason_conte
     policy = _TooLong(TRAIN[0].question)
     llm_server.policy = policy
     with init_repo(tmp_path / "t") as repo:
-        summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2)))
+        # every evaluation complete (no early rejection), so each note holds the refused task
+        summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2, early_reject=False)))
         notes = [repo.note(v.sha) or {} for v in reversed(repo.log()) if v.status in ("initial", "accepted",
                                                                                          "rejected")]
     assert summary.stop is RunStop.PATIENCE and summary.test is not None and len(notes) == 3
@@ -124,7 +125,7 @@ def test_trainer_epochs_agree_between_events_trailers_and_summary(tmp_path: Path
         summary = asyncio.run(train(repo, llm_server.base_url, sandbox, TrainConfig(patience=2), events=events))
         trailers = {v.sha: v.epoch for v in repo.log()}
         subjects = {v.sha: v.subject for v in repo.log()}
-    finished = [e for e in events if isinstance(e, StepFinished)]
+    finished = [e.record for e in events if isinstance(e, StepFinished)]
     assert [e.epoch for e in finished] == [r.epoch for r in summary.history] == [0, 1, 1, 1]
     for event in finished:
         assert event.subject.startswith(f"epoch {event.epoch}: ")

@@ -118,7 +118,7 @@ def history(repo: registry.Repository) -> list[tuple[str, str | None, float | No
 
 
 async def train(repo: registry.Repository, base_url: str, sandbox: Sandbox, config: TrainConfig, *,
-                train_tasks: Sequence[Task] = TRAIN, test_tasks: Sequence[Task] = TEST,
+                train_tasks: Sequence[Task] = TRAIN, test_tasks: Sequence[Task] = TEST, val_tasks: Sequence[Task] = (),
                 events: list[TrainEvent] | None = None, resume: RunRecord | None = None,
                 cache: bool = True, llm_cache: bool = False,
                 agent: AgentConfig = AgentConfig(max_turns=4)) -> RunSummary:
@@ -136,7 +136,7 @@ async def train(repo: registry.Repository, base_url: str, sandbox: Sandbox, conf
         optimizer = AgentOptimizer(opt_client, sandbox, policy=sandbox.policy, max_retries=1)
         trainer = Trainer(repo, train=train_tasks, test=test_tasks, agent=agent, client=client,
                           optimizer=optimizer, sandbox=sandbox, config=config, cache=eval_cache,
-                          tasks_label="math:algebra", on_event=sink)
+                          tasks_label="math:algebra", on_event=sink, val=val_tasks)
         try:
             return await (trainer.resume(resume) if resume is not None else trainer.run())
         finally:

@@ -137,6 +137,22 @@ def test_make_splits_does_keep_a_shared_pool_apart() -> None:
     assert len(set(splits.train.ids) | set(splits.test.ids)) == 3
 
 
+def test_make_splits_does_draw_validation_from_the_ranks_after_train(fixture_data: Path) -> None:
+    splits = make_splits("math", n_train=2, n_test=2, seed=0, n_val=1, data_dir=fixture_data)
+    ahead = make_splits("math", n_train=3, n_test=2, seed=0, data_dir=fixture_data)
+    assert splits.val is not None and splits.val.split == "val"
+    assert splits.train.ids + splits.val.ids == ahead.train.ids  # seeded, and disjoint from train by construction
+    assert make_splits("math", n_train=2, n_test=2, seed=0, data_dir=fixture_data).val is None
+
+
+def test_make_splits_does_keep_validation_apart_from_a_shared_pools_test() -> None:
+    spec = f"jsonl:{FIXTURES / 'qa.jsonl'}"
+    splits = make_splits(spec, n_train=1, n_test=1, n_val=1, seed=0, question_field="prompt", answer_field="target")
+    assert splits.val is not None and len({*splits.train.ids, *splits.val.ids, *splits.test.ids}) == 3
+    with pytest.raises(TaskSplitError, match=r"share one pool of 3 tasks"):
+        make_splits(spec, n_train=1, n_test=2, n_val=1, seed=0, question_field="prompt", answer_field="target")
+
+
 def test_make_splits_rejects_a_shared_pool_too_small_for_both() -> None:
     with pytest.raises(TaskSplitError, match=r"train and test share one pool of 3 tasks; asked for 2 \+ 2"):
         make_splits(f"gaia:{FIXTURES / 'gaia'}", n_train=2, n_test=2, seed=0)
