@@ -400,8 +400,9 @@ class Trainer(StepRecords):
                                   cache=self.cache, concurrency=concurrency, progress=on_result, rollout=rollout,
                                   scorer=self._scorer)
 
-        early = against is not None and cfg.early_reject
-        rejector = EarlyRejector(units_of(against), cfg.accept, cfg.alpha) if early else None  # type: ignore[arg-type]
+        rejector = None
+        if against is not None and cfg.early_reject:
+            rejector = EarlyRejector(units_of(against), cfg.accept, cfg.alpha)
         evaluated = await evaluate_units(run, tasks, rollouts=cfg.rollouts, concurrency=cfg.concurrency,
                                          progress=progress, rejector=rejector)
         report = evaluated.report
