@@ -32,8 +32,9 @@ from fnforge.sandbox import SandboxPolicy
 from fnforge.tasks import TaskSpec, TaskSpecError
 
 __all__ = ["CONFIG_FILE", "ENV_ISOLATION", "SETTINGS", "AgentKind", "CommandError", "ConfigError", "PolicyChoice",
-           "ToolsetConfig", "UserConfig", "agent_kind", "choose_policy", "committed_config", "load_config", "load_user_config", "parse_config", "policy_hash",
-           "read_document", "require_isolation", "sandbox_policy", "save_config", "setting_value", "write_document"]
+           "ToolsetConfig", "UserConfig", "agent_kind", "choose_policy", "committed_config", "load_config",
+           "load_user_config", "parse_config", "policy_hash", "read_document", "require_isolation", "sandbox_policy",
+           "save_config", "setting_value", "write_document"]
 
 CONFIG_FILE = "fnforge.toml"
 ENV_USER_CONFIG = "FNFORGE_CONFIG"
