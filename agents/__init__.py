@@ -22,7 +22,8 @@ from fnforge.agents._exceptions import (
     PromptTemplateError,
     TrajectoryError,
 )
-from fnforge.agents._lenient import CodeRead, JSONRead, read_code, read_json_object
+from fnforge.agents._fences import CodeRead, read_code
+from fnforge.agents._lenient import JSONRead, read_json_object
 from fnforge.agents._prompts import (
     AGENT_TEMPLATES,
     RUN_PYTHON,

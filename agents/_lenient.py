@@ -2,10 +2,10 @@
 
 Models and servers send tool arguments that are not strict JSON: wrapped in a
 Markdown fence, JSON-encoded twice, written as a Python literal (single quotes,
-``True``/``None``), with trailing commas or raw newlines inside strings; and
-code wrapped in a fence, often with a sentence around it. These functions
-recover the intended value when it is certain and otherwise say precisely
-what is wrong, in words a model can act on.
+``True``/``None``), with trailing commas or raw newlines inside strings.
+These functions recover the intended value when it is certain and otherwise
+say precisely what is wrong, in words a model can act on. (Code sent in a
+fence is read by :mod:`agents._fences`.)
 
 The rule that keeps this safe: strict JSON always means what JSON says. Only
 text that is not strict JSON is read another way, by two independent readers
@@ -20,19 +20,15 @@ from __future__ import annotations
 import ast
 import json
 import math
-import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any  # Any: whatever JSON or Python literal the model wrote
 
+from fnforge.agents._fences import fenced_blocks, parse_quietly
 from fnforge.functions import load_json
 
-__all__ = ["CodeRead", "JSONRead", "read_call", "read_code", "read_json_object", "read_json_value"]
+__all__ = ["JSONRead", "read_call", "read_json_object", "read_json_value"]
 
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
-_FENCE_LINE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})", re.M)
-_PYTHON_TAGS = frozenset({"", "python", "python3", "py", "py3"})
 _PY_CONSTANTS = {"True": "true", "False": "false", "None": "null"}
 _JSON_NAMES = {"true": True, "false": False, "null": None}
 _MAX_DEPTH = 2  # JSON inside a JSON string inside a JSON string
@@ -50,18 +46,6 @@ class JSONRead:
     value: dict[str, Any] | None
     error: str | None = None
     repairs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CodeRead:
-    """The result of :func:`read_code`: the Python ``code``, or ``error`` to show the model.
-
-    ``unfenced`` is true when a Markdown fence (and any text around it) was removed.
-    """
-
-    code: str
-    error: str | None = None
-    unfenced: bool = False
 
 
 class _Unreadable(ValueError):
@@ -99,7 +83,7 @@ def _read_object(text: str, *, depth: int, repairs: tuple[str, ...]) -> JSONRead
     try:
         value, how = _read_value(body)
     except _Unreadable as exc:
-        fenced = _fenced_blocks(body)
+        fenced = fenced_blocks(body)
         if len(fenced) == 1:
             return _read_object(fenced[0][1], depth=depth, repairs=(*repairs, "Markdown fence"))
         if len(fenced) > 1:
@@ -253,7 +237,7 @@ def _string_end(text: str, start: int) -> int:
 
 def _python_literal(text: str) -> tuple[Any, tuple[str, ...]]:
     try:
-        tree = _parse(text, "eval")
+        tree = parse_quietly(text, "eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         raise _Unreadable("not a Python literal") from None
     try:
@@ -307,7 +291,7 @@ def read_call(text: str, name: str, parameters: Sequence[str]) -> JSONRead | Non
         {'a': 2, 'b': 'x'}
     """
     try:
-        node = _parse(text.strip(), "eval").body
+        node = parse_quietly(text.strip(), "eval").body
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name):
@@ -374,58 +358,3 @@ def _preview(value: Any, limit: int = 120) -> str:
 def _type_name(value: object) -> str:
     return {list: "an array", int: "a number", float: "a number", bool: "a boolean",
             type(None): "null", str: "a string"}.get(type(value), type(value).__name__)
-
-
-def _fenced_blocks(text: str) -> list[tuple[str, str]]:
-    """``[(language tag, content)]`` of the Markdown fenced blocks in ``text``."""
-    return [(m.group(2).lower(), m.group(3)) for m in _FENCE.finditer(text)]
-
-
-def read_code(text: str) -> CodeRead:
-    """Python source sent as a string, with a Markdown fence (and text around it) removed.
-
-    Source that already parses as Python is returned unchanged. Otherwise one
-    fenced block tagged ``python``/``py`` (or untagged) is taken, with or
-    without a sentence around it, as is a fence left open at the end of a
-    reply cut short. Several blocks, or a block in another language, are
-    refused with the reason.
-
-    Example:
-        >>> read_code("Here it is:\\n```python\\nprint(1)\\n```").code
-        'print(1)\\n'
-        >>> read_code("```python\\na = 1\\n```\\n```python\\nb = 2\\n```").error[:40]
-        'the code holds 2 Markdown code blocks; s'
-    """
-    if _FENCE_LINE.search(text) is None or _parses(text):
-        return CodeRead(text)
-    blocks = _fenced_blocks(text)
-    if len(blocks) > 1:
-        return CodeRead(text, f"the code holds {len(blocks)} Markdown code blocks; send the Python source "
-                              "only, as one block of code without ``` fences")
-    if len(blocks) == 1:
-        tag, code = blocks[0]
-        if tag not in _PYTHON_TAGS:
-            return CodeRead(text, f"the code is a Markdown block of {tag!r}, not Python; send the Python "
-                                  "source only, without ``` fences")
-        return CodeRead(code, unfenced=True)
-    opening = re.match(r"\s*(?:`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n", text)
-    if opening and opening.group(1).lower() in _PYTHON_TAGS and _FENCE_LINE.search(text, opening.end()) is None:
-        return CodeRead(text[opening.end():], unfenced=True)  # the closing fence was never written
-    return CodeRead(text, "the code is wrapped in a Markdown fence that could not be read; send the Python "
-                          "source only, without ``` fences")
-
-
-def _parses(code: str) -> bool:
-    try:
-        _parse(code, "exec")
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return False
-    return True
-
-
-def _parse(text: str, mode: str) -> Any:
-    """``ast.parse`` without its warnings: an invalid escape such as ``"\\/"`` must
-    read the same whatever the warning filters are (and print nothing)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(text, mode=mode)

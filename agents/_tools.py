@@ -33,7 +33,8 @@ from fnforge.functions import FunctionSet
 from fnforge.sandbox import CallResult, Sandbox, SandboxError
 from fnforge.tasks import Task, TaskDataError
 
-from fnforge.agents._lenient import read_call, read_code, read_json_object, read_json_value
+from fnforge.agents._fences import read_code
+from fnforge.agents._lenient import read_call, read_json_object, read_json_value
 from fnforge.agents._prompts import RUN_PYTHON
 from fnforge.agents._trajectory import cut_middle
 

@@ -24,7 +24,7 @@ import ast
 import inspect
 import json
 import re
-from typing import Any
+from typing import Any  # Any: JSON Schema and the JSON values of literals
 
 from fnforge.functions._errors import FunctionSpecError, Problem
 from fnforge.functions._model import Function
@@ -139,10 +139,11 @@ def _schema(node: ast.expr | None, param: str) -> dict[str, Any]:
     if node is None:
         raise _NoType(f"parameter {param!r} needs a type hint (e.g. int, float, str, bool, list[int], dict)")
     if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted hint: "int"
+        quoted = node.value
         try:
-            node = ast.parse(node.value, mode="eval").body
+            node = ast.parse(quoted, mode="eval").body
         except SyntaxError:
-            raise _NoType(f"parameter {param!r}: cannot read the type hint {node.value!r}") from None
+            raise _NoType(f"parameter {param!r}: cannot read the type hint {quoted!r}") from None
     if isinstance(node, ast.Constant) and node.value is None:
         return {"type": "null"}
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import FunctionType as _FunctionType
 
-from fnforge.optimizer._actions import ACTION_TOOLS, Action, smoke_arguments
+from fnforge.optimizer._actions import ACTION_TOOLS, Action
 from fnforge.optimizer._agent_optimizer import AgentOptimizer, Failure, History, StepResult
 from fnforge.optimizer._eval_cache import CacheKey, EvalCache, EvalCacheError
 from fnforge.optimizer._evaluation import REASONS, ProgressCallback, Report, TaskResult, evaluate, wilson_interval
@@ -38,6 +38,7 @@ from fnforge.optimizer._report_sweep import TRANSFER_FOLDER, write_sweep_report
 from fnforge.optimizer._run_state import (ProviderOutage, RunRecord, StepRecord, TrainingError, UnknownRun,
                                           check_measured, find_run)
 from fnforge.optimizer._significance import TaskFlips, sign_test_p, task_flips
+from fnforge.optimizer._smoke import smoke_arguments
 from fnforge.optimizer._summary import RunStop, RunSummary, TestScore, read_summary
 from fnforge.optimizer._sweep import SweepEvent, budget_share, local_workdir, plan_sweep, run_sweep
 from fnforge.optimizer._sweep_engines import Engine, LocalEngine

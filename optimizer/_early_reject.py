@@ -16,6 +16,7 @@ turned into a win.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Generic
 
 from fnforge.optimizer._significance import AcceptRule, Unit, decide
 
@@ -34,7 +35,7 @@ def hopeless(seen: Mapping[Unit, bool], best: Mapping[Unit, bool], rule: AcceptR
     return not decide(optimistic, best, rule, alpha).accepted
 
 
-class EarlyRejector:
+class EarlyRejector(Generic[Unit]):
     """Watches a trial's outcomes arrive and says when it has become hopeless (``stopped``)."""
 
     def __init__(self, best: Mapping[Unit, bool], rule: AcceptRule, alpha: float = 0.05) -> None:

@@ -52,7 +52,7 @@ class Evaluated:
 
 
 async def evaluate_units(run: RunRollout, tasks: Sequence[Task], *, rollouts: int, concurrency: int,
-                         progress: ProgressCallback, rejector: EarlyRejector | None = None) -> Evaluated:
+                         progress: ProgressCallback, rejector: EarlyRejector[tuple[str, int]] | None = None) -> Evaluated:
     """Evaluate every (task, rollout) unit; stop as soon as ``rejector`` says the trial is hopeless."""
     started = time.perf_counter()
     total = len({t.id for t in tasks}) * rollouts

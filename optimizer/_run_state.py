@@ -1,11 +1,8 @@
-"""A training run's identity and checkpoint: the run record, the step journal, and the state rebuilt from ``git log``.
+"""A training run's identity and journal: the run record, the step journal, and the run's errors.
 
-The registry is the checkpoint. Every committed step carries ``Run`` and
-``Step`` trailers, so :func:`reconstruct` replays a run's commits (oldest
-first) to recover the best set, the failure record (rejected trials since the
-last acceptance, with their scores), the accepted-epoch count, the consecutive
-non-improving count and the step number. Two things are not in commits and
-live under ``<git-dir>/fnforge/runs/<run>/``:
+The registry is the checkpoint (:mod:`optimizer._checkpoint` rebuilds a run's
+state from its commits). Two things are not in commits and live under
+``<git-dir>/fnforge/runs/<run>/``:
 
 - ``run.json``: the :class:`RunRecord`, written before the run's first commit:
   the training configuration and the caller's settings (task set, models...),
@@ -13,11 +10,6 @@ live under ``<git-dir>/fnforge/runs/<run>/``:
 - ``steps.jsonl``: one line per finished step (appended, fsynced): steps that
   committed nothing (the optimizer changed nothing) and the run's spend so far.
   Lines of committed steps are informational; the log wins.
-
-A step killed half-way left no commit and is done again on resume (the
-evaluation cache makes the re-scoring free). A rejected trial whose roll-back
-commit is missing (a kill between the two commits) is reported in
-:attr:`Checkpoint.pending_rollback` for the trainer to repair.
 """
 
 from __future__ import annotations
@@ -26,22 +18,21 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any  # Any: JSON values (dict forms of records, request and reply bodies)
 
-from fnforge.functions import FunctionSet, write_atomic
+from fnforge.functions import write_atomic
 from fnforge.optimizer._exceptions import OptimizerError
 from fnforge.optimizer._live import Spend, StepStatus
 from fnforge.optimizer._train_config import TrainConfig
 
 if TYPE_CHECKING:
     from fnforge.optimizer._evaluation import Report
-    from fnforge.registry import Repository, Version
+    from fnforge.registry import Repository
 
 __all__ = [
-    "Checkpoint",
     "ProviderOutage",
     "RunRecord",
     "StepRecord",
@@ -51,7 +42,7 @@ __all__ = [
     "check_measured",
     "find_run",
     "new_run_id",
-    "reconstruct",
+    "read_journal",
     "run_dir",
     "save_record",
     "unchanged_steps",
@@ -185,27 +176,6 @@ class StepRecord:
                    val_score=_float_or_none(data.get("val_score")), partial=data.get("partial"))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Checkpoint:
-    """A run's state as rebuilt from its commits and journal.
-
-    ``best`` is None when the initial evaluation was never committed (the run
-    starts from the branch tip). ``failures`` pairs each rejected trial's
-    version with its set and score, oldest first.
-    """
-
-    step: int = 0
-    epoch: int = 0
-    stale: int = 0
-    best: Version | None = None
-    best_score: float = 0.0
-    initial_score: float | None = None
-    failures: tuple[tuple[Version, FunctionSet, float], ...] = ()
-    pending_rollback: Version | None = None
-    spent: Spend = Spend()
-    history: tuple[StepRecord, ...] = ()
-
-
 def _float_or_none(value: Any) -> float | None:
     try:
         return float(value) if value is not None else None
@@ -277,7 +247,7 @@ def unchanged_steps(repo: Repository, run_id: str) -> tuple[StepRecord, ...]:
     Only the toolset that ran the run has them: a clone sees its commits only.
     """
     found = []
-    for entry in _journal(repo, run_id):
+    for entry in read_journal(repo, run_id):
         try:
             record = StepRecord.from_dict(entry)
         except (KeyError, TypeError, ValueError):
@@ -287,7 +257,8 @@ def unchanged_steps(repo: Repository, run_id: str) -> tuple[StepRecord, ...]:
     return tuple(found)
 
 
-def _journal(repo: Repository, run_id: str) -> list[dict[str, Any]]:
+def read_journal(repo: Repository, run_id: str) -> list[dict[str, Any]]:
+    """The lines of ``runs/<run>/steps.jsonl`` that read as JSON (none when the run has no journal here)."""
     path = repo.state_dir / "runs" / run_id / "steps.jsonl"
     if not path.is_file():
         return []
@@ -298,117 +269,3 @@ def _journal(repo: Repository, run_id: str) -> list[dict[str, Any]]:
         except ValueError:
             continue  # a line torn by a kill: the step is simply done again
     return entries
-
-
-def _step_of(version: Version) -> int:
-    try:
-        return int(version.trailer("Step") or "")
-    except ValueError:
-        raise TrainingError(f"commit {version.short} of run {version.run} has no valid Step trailer") from None
-
-
-def _refuse_lost_commits(log: list[Version], record: RunRecord, journal: list[dict[str, Any]]) -> None:
-    """Raise unless every commit the journal records is still on the branch (it was not reset past them)."""
-    on_branch = {v.sha for v in log}
-    for entry in journal:
-        for sha in (entry.get("commit"), entry.get("rollback")):
-            if sha and sha not in on_branch:
-                raise TrainingError(
-                    f"branch {record.branch!r} no longer contains commit {sha[:7]} of run {record.run_id} "
-                    f"(step {entry.get('step')}); was it reset? Nothing was changed; start a new run instead")
-
-
-def reconstruct(repo: Repository, record: RunRecord) -> Checkpoint:
-    """Rebuild a run's state from the branch's log and the run's journal.
-
-    Raises:
-        TrainingError: the branch moved on after the run's last commit (someone
-            else committed), or no longer contains commits the run made (a reset),
-            so the run cannot continue there.
-    """
-    log = repo.log(record.branch)
-    mine = [v for v in log if v.run == record.run_id]
-    if mine and log[0].sha != mine[0].sha:
-        raise TrainingError(
-            f"branch {record.branch!r} moved past run {record.run_id} (tip {log[0].short} is not the run's); "
-            "start a new run instead")
-    journal = _journal(repo, record.run_id)
-    _refuse_lost_commits(log, record, journal)
-    events: list[tuple[int, int, Any]] = []
-    for order, version in enumerate(reversed(mine)):
-        step = 0 if version.status == "initial" else _step_of(version)
-        events.append((step, order, version))
-    committed = {step for step, _, v in events if v.status in ("initial", "accepted", "rejected")}
-    for entry in journal:
-        if entry.get("status") == StepStatus.UNCHANGED.value and int(entry["step"]) not in committed:
-            events.append((int(entry["step"]), len(events) + 10**6, entry))
-    state = _Replay(repo, {int(e["step"]): e for e in journal if "step" in e}, select_val=_selects_val(mine))
-    for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
-        state.apply(item)
-    last = journal[-1] if journal else {}
-    spent = Spend(tokens=int(last.get("tokens", 0)), cost=float(last.get("cost", 0.0)),
-                  prompt_tokens=int(last.get("prompt_tokens", 0)), cached_tokens=int(last.get("cached_tokens", 0)))
-    return Checkpoint(step=state.step, epoch=state.epoch, stale=state.stale, best=state.best,
-                      best_score=state.best_score, initial_score=state.initial_score,
-                      failures=tuple(state.failures), pending_rollback=state.pending, spent=spent,
-                      history=tuple(state.history))
-
-
-class _Replay:
-    """Applies a run's commits and unchanged steps in step order (Algorithm 2's bookkeeping)."""
-
-    def __init__(self, repo: Repository, journal: Mapping[int, Mapping[str, Any]], *, select_val: bool) -> None:
-        self.repo, self.select_val = repo, select_val
-        self.selected_val: float | None = None  # select="val": stale counts steps since this last rose
-        self.journal = journal  # step -> its journal line (for the optimizer-call counts)
-        self.step = self.epoch = self.stale = 0
-        self.best: Version | None = None
-        self.best_score = 0.0
-        self.initial_score: float | None = None
-        self.failures: list[tuple[Version, FunctionSet, float]] = []
-        self.pending: Version | None = None
-        self.history: list[StepRecord] = []
-
-    def apply(self, item: Version | dict[str, Any]) -> None:
-        if isinstance(item, dict):
-            self.step, self.stale = int(item["step"]), self.stale + 1
-            self.history.append(StepRecord.from_dict(item))
-            return
-        version, score = item, item.score if item.score is not None else 0.0
-        if version.status == "rollback":
-            if self.pending is not None and self.history:
-                self.history[-1] = replace(self.history[-1], rollback=version.sha)
-            self.pending = None
-            return
-        step = 0 if version.status == "initial" else _step_of(version)
-        val = _float_or_none(version.trailer("Val-Score"))
-        if version.status == "initial":
-            self.best, self.best_score, self.initial_score = version, score, score
-            self.selected_val = val
-            status = StepStatus.INITIAL
-        elif version.status == "accepted":
-            self.best, self.best_score = version, score
-            self.epoch, self.failures = self.epoch + 1, []
-            rises = not self.select_val or val is None or self.selected_val is None or val > self.selected_val
-            if rises or val == self.selected_val:
-                self.selected_val = val
-            self.stale = 0 if rises else self.stale + 1
-            status = StepStatus.ACCEPTED
-        elif version.status == "rejected":
-            self.failures.append((version, self.repo.read(version.sha), score))
-            self.stale, self.pending = self.stale + 1, version
-            status = StepStatus.REJECTED
-        else:
-            return  # a commit of another kind carrying the run id: nothing to replay
-        self.step = step
-        line = self.journal.get(step, {})
-        self.history.append(StepRecord(step=step, epoch=self.epoch, status=status, score=score,
-                                       best_score=self.best_score, subject=version.subject, commit=version.sha,
-                                       optimizer_calls=int(line.get("optimizer_calls", 0)),
-                                       optimizer_cached=int(line.get("optimizer_cached", 0)), val_score=val,
-                                       partial=version.trailer("Partial")))
-
-
-def _selects_val(versions: list[Version]) -> bool:
-    """The run selects its best on validation (its commits say ``Select: val``)."""
-    return any(v.trailer("Select") == "val" for v in versions)

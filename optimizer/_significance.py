@@ -24,14 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
-from typing import Hashable, Literal
+from typing import Hashable, Literal, TypeVar
 
 __all__ = ["ACCEPT_RULES", "Decision", "TaskFlips", "Unit", "decide", "sign_test_p", "task_flips"]
 
 ACCEPT_RULES = ("strict", "ties", "significant")
 AcceptRule = Literal["strict", "ties", "significant"]
-Unit = Hashable
-"""One paired unit: ``(task_id, rollout)`` in the trainer."""
+Unit = TypeVar("Unit", bound=Hashable)
+"""One paired unit: ``(task_id, rollout)`` in the trainer (any hashable: a decision only needs both sides on
+the same units)."""
 
 
 def sign_test_p(wins: int, losses: int) -> float:
@@ -46,7 +47,7 @@ def sign_test_p(wins: int, losses: int) -> float:
     n = wins + losses
     if n == 0:
         return 1.0
-    return sum(comb(n, k) for k in range(wins, n + 1)) / 2**n
+    return sum(comb(n, k) for k in range(wins, n + 1)) / (1 << n)  # 1 << n == 2**n, which mypy types Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

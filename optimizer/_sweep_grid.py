@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import Any  # Any: JSON values (the grid's dict form)
 
 from fnforge.optimizer._exceptions import OptimizerError
 from fnforge.tasks import TaskSpec
@@ -147,10 +147,11 @@ class SweepGrid:
             raise SweepError("a sweep needs at least one task set (--tasks)")
         if not self.seeds:
             raise SweepError("a sweep needs at least one seed")
-        named = [t.name for t in self.tasks]
-        for what, values in (("task set name", named), ("seed", list(self.seeds)), ("agent", list(self.agents)),
-                             ("model", list(self.models)), ("optimizer model", list(self.optimizer_models)),
-                             ("grid option", [k for k, _ in self.options])):
+        axes: tuple[tuple[str, Sequence[str | int]], ...] = (
+            ("task set name", [t.name for t in self.tasks]), ("seed", self.seeds), ("agent", self.agents),
+            ("model", self.models), ("optimizer model", self.optimizer_models),
+            ("grid option", [k for k, _ in self.options]))
+        for what, values in axes:
             repeated = sorted({str(v) for v in values if values.count(v) > 1})
             if repeated:
                 raise SweepError(f"repeated {what} in the sweep grid: {', '.join(repeated)}")
@@ -177,10 +178,11 @@ class SweepGrid:
         agents = self.agents or (None,)
         models = self.models or (None,)
         optimizers = self.optimizer_models or (None,)
-        option_values = [[(k, v) for v in values] for k, values in self.options]
+        runs = itertools.product(self.tasks, self.seeds, agents, models, optimizers)
+        option_choices = itertools.product(*([(k, v) for v in values] for k, values in self.options))
         cells = []
-        for task, seed, agent, model, opt, *options in itertools.product(
-                self.tasks, self.seeds, agents, models, optimizers, *option_values):
+        # the same order as one product of all axes: the fixed axes outermost, then the options
+        for (task, seed, agent, model, opt), options in itertools.product(runs, option_choices):
             parts = [task.name]
             parts += [f"s{seed}"] if len(self.seeds) > 1 else []
             parts += [slug(agent)] if agent is not None and len(agents) > 1 else []
@@ -190,7 +192,7 @@ class SweepGrid:
             name = "-".join(parts)
             branch = f"domain/{name}" if self.one_cell_per_task else f"sweep/{sweep}/{name}"
             cells.append(Cell(name=name, branch=branch, task=task, seed=seed, agent=agent, model=model,
-                              optimizer_model=opt, options=tuple(options)))
+                              optimizer_model=opt, options=options))
         names = [c.name for c in cells]
         clash = sorted({n for n in names if names.count(n) > 1})
         if clash:

@@ -13,7 +13,7 @@ cluster is started for the sweep and stopped after it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any  # Any: ray.init and ray.remote keyword options; ray object refs
 
 from fnforge.optimizer._sweep_grid import SweepError
 from fnforge.optimizer._sweep_worker import CellJob, CellOutcome, run_cell_data
@@ -51,7 +51,9 @@ class RayEngine:
                 ray.init(address=address, **(init_options or {}))
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise SweepError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}") from exc
-        self.slots = slots or _fitting_cells(ray.cluster_resources(), cell_cpus, cell_memory)
+        # ray leaves cluster_resources unannotated; it returns a dict of resource name to amount
+        resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        self.slots = slots or _fitting_cells(resources, cell_cpus, cell_memory)
         options: dict[str, Any] = {"num_cpus": cell_cpus, "max_retries": 0}
         if cell_memory is not None:
             options["memory"] = cell_memory

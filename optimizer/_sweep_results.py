@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any  # Any: JSON values (run summaries and their dict forms)
 
 from fnforge.registry import RegistryError
 from fnforge.optimizer._sweep_state import SweepRecord

@@ -30,8 +30,9 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON values (dict forms of jobs, outcomes and run summaries)
 
 from fnforge import registry
 from fnforge.functions import FnforgeError
@@ -139,11 +140,13 @@ def run_cell(job: CellJob, *, on_start: Callable[[int], None] | None = None) -> 
     work = Path(job.workdir)
     work.mkdir(parents=True, exist_ok=True)
     log = work / f"attempt-{job.attempt}.log"
-    base = {"cell": job.cell, "attempt": job.attempt, "node": socket.gethostname(), "log": str(log)}
+    # what every outcome of this attempt says, however it ends
+    attempt_outcome = partial(CellOutcome, cell=job.cell, attempt=job.attempt, node=socket.gethostname(),
+                              log=str(log))
     try:
         resumed = _prepare(job, work / "toolset")
     except FnforgeError as exc:
-        return CellOutcome(**base, returncode=None, error=f"preparing the clone failed: {exc}",
+        return attempt_outcome(returncode=None, error=f"preparing the clone failed: {exc}",
                            wall_s=time.monotonic() - started)
     returncode, stdout = _train(job, work / "toolset", log, resumed=resumed, on_start=on_start)
     summary = _summary(stdout) if returncode == 0 else None
@@ -154,8 +157,8 @@ def run_cell(job: CellJob, *, on_start: Callable[[int], None] | None = None) -> 
         pushed = True
     except FnforgeError as exc:
         pushed, error = False, f"{error + '; ' if error else ''}push failed: {exc}"
-    outcome = CellOutcome(**base, returncode=returncode, summary=summary, error=error, pushed=pushed,
-                          resumed=resumed, wall_s=time.monotonic() - started)
+    outcome = attempt_outcome(returncode=returncode, summary=summary, error=error, pushed=pushed,
+                              resumed=resumed, wall_s=time.monotonic() - started)
     if outcome.ok:  # everything it learned is at the origin; its caches are of no further use
         shutil.rmtree(work / "toolset", ignore_errors=True)
     return outcome

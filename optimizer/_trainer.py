@@ -25,6 +25,9 @@ scores are over (task, rollout) units (``rollouts``), ``accept="significant"`` a
 (:mod:`optimizer._significance`), early rejection stops a hopeless trial's evaluation with the same decision
 (:mod:`optimizer._early_reject`), and validation tasks select the run's best and drive patience (``select``).
 
+The trainer's evaluations and spend are :mod:`optimizer._run_evaluation`'s; what a step writes into the registry
+is :mod:`optimizer._step_records`'s.
+
 Every step asks the optimizer afresh: its requests are keyed by run and step in the response cache, so
 a later step never replays an earlier one's reply, and a resumed step replays its own.
 
@@ -37,7 +40,6 @@ another reason (its conversation too long, its scoring out of time) is just wron
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,16 +50,16 @@ from fnforge.functions import FunctionSet
 from fnforge.registry import DirtyWorkingTree
 from fnforge.tasks import ScoringPool, selection_hash
 from fnforge.optimizer._agent_optimizer import Failure, History
-from fnforge.optimizer._early_reject import EarlyRejector
-from fnforge.optimizer._evaluation import ProgressCallback, Report, TaskResult, evaluate
+from fnforge.optimizer._checkpoint import Checkpoint, reconstruct
+from fnforge.optimizer._evaluation import Report
 from fnforge.optimizer._live import (
-    EventSink, Phase, PhaseStarted, RunFinished, RunStarted, Spend, StepFinished, StepStatus, TaskDone, TrainEvent,
+    EventSink, Phase, PhaseStarted, RunFinished, RunStarted, Spend, StepFinished, StepStatus,
 )
+from fnforge.optimizer._rollouts import units_of
+from fnforge.optimizer._run_evaluation import RunEvaluations
 from fnforge.optimizer._run_state import (
-    Checkpoint, RunRecord, StepRecord, TrainingError, append_step, check_measured, new_run_id, reconstruct,
-    run_dir, save_record,
+    RunRecord, StepRecord, TrainingError, append_step, new_run_id, run_dir, save_record,
 )
-from fnforge.optimizer._rollouts import Evaluated, evaluate_units, units_of
 from fnforge.optimizer._significance import decide
 from fnforge.optimizer._step_records import StepRecords, step_body, val_score
 from fnforge.optimizer._train_config import TrainConfig
@@ -92,7 +94,7 @@ class _State:
     history: list[StepRecord]
 
 
-class Trainer(StepRecords):
+class Trainer(StepRecords, RunEvaluations):
     """Trains a branch's function set with AgentOptimizer (the paper's Algorithm 2).
 
     Args:
@@ -356,14 +358,6 @@ class Trainer(StepRecords):
 
     # -- helpers -------------------------------------------------------------------
 
-    def _tasks_for(self, step: int) -> tuple[Task, ...]:
-        """The step's training tasks: all of them, or its seeded batch (file order kept)."""
-        size = self.config.batch
-        if size is None or size >= len(self.train):
-            return self.train
-        rng = random.Random(f"fnforge-batch:{self.config.seed}:{step}")
-        return tuple(self.train[i] for i in sorted(rng.sample(range(len(self.train)), size)))
-
     def _selected_rises(self, state: _State, val: Report | None) -> bool:
         """Record an accepted trial's validation score; True when it improves the selected best (early stop
         counts steps since the last rise; on equal validation scores the later set is selected, as
@@ -376,61 +370,8 @@ class Trainer(StepRecords):
             state.selected_val = state.best_val
         return rises
 
-    async def _validate(self, function_set: FunctionSet, step: int) -> Report | None:
-        if not self.val:
-            return None
-        return (await self._evaluate(function_set, self.val, step, Phase.VALIDATE)).report
-
-    async def _evaluate(self, function_set: FunctionSet, tasks: Sequence[Task], step: int, phase: Phase, *,
-                        against: Report | None = None) -> Evaluated:
-        """Evaluate on every (task, rollout) unit; with ``against`` (the best's report on the same units) and
-        early rejection on, stop once the set can no longer be accepted over it."""
-        cfg = self.config
-        self._emit(PhaseStarted(step=step, phase=phase, total=len(tasks) * cfg.rollouts))
-        correct = 0
-
-        def progress(done: int, total: int, result: TaskResult) -> None:
-            nonlocal correct
-            correct += result.correct
-            self._emit(TaskDone(step=step, phase=phase, done=done, total=total, correct=correct,
-                                cached=result.cached, spent=self._spent()))
-
-        async def run(rollout: int, concurrency: int, on_result: ProgressCallback) -> Report:
-            return await evaluate(function_set, tasks, self.agent, client=self.client, sandbox=self.sandbox,
-                                  cache=self.cache, concurrency=concurrency, progress=on_result, rollout=rollout,
-                                  scorer=self._scorer)
-
-        early = against is not None and cfg.early_reject
-        rejector = EarlyRejector(units_of(against), cfg.accept, cfg.alpha) if early else None  # type: ignore[arg-type]
-        evaluated = await evaluate_units(run, tasks, rollouts=cfg.rollouts, concurrency=cfg.concurrency,
-                                         progress=progress, rejector=rejector)
-        report = evaluated.report
-        check_measured(report, "nothing was committed for this step; run `fnforge train --resume` to continue")
-        return evaluated
-
     def _finish_step(self, state: _State, record: StepRecord, *, rejections: int) -> None:
         state.history.append(record)
         spent = self._spent()
         append_step(self.repo, self._run_id, record, spent)
         self._emit(StepFinished(record=record, rejections=rejections, stale=state.stale, spent=spent))
-
-    def _client_spend(self) -> Spend:
-        total = Spend()
-        for client in self._clients:
-            stats = client.stats
-            total += Spend(tokens=stats.prompt_tokens + stats.completion_tokens, cost=stats.cost_usd,
-                           prompt_tokens=stats.prompt_tokens, cached_tokens=stats.cached_prompt_tokens)
-        return total
-
-    def _spent(self) -> Spend:
-        now, base = self._client_spend(), self._stats_base
-        return self._spent_base + (now - base)
-
-    def _over_budget(self) -> bool:
-        cfg, spent = self.config, self._spent()
-        return (cfg.max_tokens is not None and spent.tokens >= cfg.max_tokens) or (
-            cfg.max_cost is not None and spent.cost >= cfg.max_cost)
-
-    def _emit(self, event: TrainEvent) -> None:
-        if self._on_event is not None:
-            self._on_event(event)

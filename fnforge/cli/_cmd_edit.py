@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import keyword
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: JSON output
 
 import click
 

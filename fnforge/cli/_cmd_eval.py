@@ -73,9 +73,8 @@ def eval_command(app: AppContext, rev: str | None, worktree: bool, task_spec: st
     Example: fnforge eval best/main --split test --task math:algebra --json
     """
     from fnforge import registry
-    from fnforge.agents import AgentConfig
     from fnforge.cli._config import CommandError, load_config
-    from fnforge.cli._runtime import llm_config, run_async
+    from fnforge.cli._runtime import agent_config, llm_config, run_async
     from fnforge.cli._settings import endpoint, resolve_split
     from fnforge.cli._worktree import working_set
     from fnforge.optimizer import check_measured
@@ -105,15 +104,15 @@ def eval_command(app: AppContext, rev: str | None, worktree: bool, task_spec: st
         if not tasks:
             raise CommandError(f"the {split} split of {selection.spec} is empty; raise --{split}")
         evaluated = replace(selection, tasks=tasks)
-        agent_config = load_prompts(repo.path).agent_config(  # the toolset's prompts/ templates, if any
-            AgentConfig(kind=agent or config.agent, max_turns=max_turns or config.max_turns))
+        agent_settings = load_prompts(repo.path).agent_config(  # the toolset's prompts/ templates, if any
+            agent_config(agent, max_turns, config))
         llm = llm_config(model or config.model, base_url=endpoint(base_url, config), state_dir=repo.state_dir,
                          use_cache=not no_cache, concurrency=concurrency)
-        report = run_async(_evaluate(function_set, tasks, agent_config, llm, config, repo.state_dir,
+        report = run_async(_evaluate(function_set, tasks, agent_settings, llm, config, repo.state_dir,
                                      concurrency=concurrency, use_cache=not no_cache), concurrency=concurrency)
         check_measured(report, "no score was recorded")
         context = {"split": split, "tasks": evaluated.describe(), "seed": resolved.seed, "limit": limit,
-                   "model": llm.model, "agent": agent_config.kind, "max_turns": agent_config.max_turns}
+                   "model": llm.model, "agent": agent_settings.kind, "max_turns": agent_settings.max_turns}
         if not worktree:
             key = split if selection.spec == own or not own else f"{split}@{selection.spec}"
             repo.add_note(sha, report.notes_dict(key, **context))

@@ -21,10 +21,10 @@ import click
 from fnforge import registry, sandbox
 from fnforge.agents import AgentConfig, LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._cmd_study import agent_config, branch_domain
+from fnforge.cli._cmd_study import branch_domain
 from fnforge.cli._config import (CONFIG_FILE, CommandError, ConfigError, choose_policy, load_config, require_isolation,
                                  sandbox_policy)
-from fnforge.cli._runtime import llm_config, llm_options, open_eval_cache
+from fnforge.cli._runtime import agent_config, llm_config, llm_options, open_eval_cache
 from fnforge.cli._settings import agent_options, endpoint, split_options
 from fnforge.cli._terminal import visible, visible_lines
 from fnforge.functions import FnforgeError, FunctionSet, load_json, plural
@@ -267,7 +267,7 @@ def bisect_command(app: AppContext, /, task_ids: str, good: str | None, bad: str
             shown = ", ".join(list(by_id)[:5]) + (", ..." if len(by_id) > 5 else "")
             raise CommandError(f"no task {missing[0]!r} in the {split} split of {domain.label}; ids: {shown}")
         good_rev = good or _last_good(repo, bad, ids)
-        agent = agent_config(options, config)
+        agent = agent_config(options["agent"], options["max_turns"], config)
         plan = {
             "tasks": [by_id[i].to_dict() for i in ids],
             "agent": {"kind": agent.kind, "max_turns": agent.max_turns},

@@ -18,10 +18,10 @@ from typing import Any  # Any: click's option values and JSON rows
 import click
 
 from fnforge import registry
-from fnforge.agents import AgentConfig, LLMClient
+from fnforge.agents import LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import CONFIG_FILE, CommandError, ToolsetConfig, committed_config, load_config
-from fnforge.cli._runtime import llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
+from fnforge.cli._runtime import agent_config, llm_config, llm_options, open_eval_cache, open_sandbox, progress_bar
 from fnforge.cli._settings import SplitSettings, agent_options, endpoint, resolve_split, split_options
 from fnforge.cli._terminal import visible
 from fnforge.functions import plural
@@ -31,7 +31,7 @@ from fnforge.optimizer import (
 )
 from fnforge.tasks import selection_hash
 
-__all__ = ["agent_config", "branch_config", "branch_domain"]
+__all__ = ["branch_config", "branch_domain"]
 
 def _split_list(text: str, what: str) -> list[str]:
     items = [item.strip() for item in text.split(",") if item.strip()]
@@ -88,11 +88,6 @@ def _run_async(app: AppContext, options: dict[str, Any], config: ToolsetConfig, 
                 cache.close()
 
     return asyncio.run(main())
-
-
-def agent_config(options: Mapping[str, Any], config: ToolsetConfig) -> AgentConfig:
-    """``--agent`` and ``--max-turns``, else fnforge.toml's."""
-    return AgentConfig(kind=options["agent"] or config.agent, max_turns=options["max_turns"] or config.max_turns)
 
 
 # -- domains --------------------------------------------------------------------------------------
@@ -210,7 +205,7 @@ def transfer_command(app: AppContext, /, branches: str, task_specs: str, split: 
                 advance(done)
 
             matrix = _run_async(app, options, config, repo, lambda client, sandbox, cache: transfer_matrix(
-                sets, domains, agent_config(options, config), client=client, sandbox=sandbox, cache=cache,
+                sets, domains, agent_config(options["agent"], options["max_turns"], config), client=client, sandbox=sandbox, cache=cache,
                 concurrency=options["concurrency"], baseline=not no_baseline, progress=tick))
     target = out_dir if out_dir.is_absolute() else app.directory / out_dir
     target.mkdir(parents=True, exist_ok=True)
@@ -253,7 +248,7 @@ def merge_command(app: AppContext, /, branch: str, prefer: str, **options: Any) 
         theirs = branch_domain(repo, branch, options, cwd=app.directory)
         outcome = _run_async(app, options, config, repo, lambda client, sandbox, cache: merge_domains(
             repo, branch, prefer=prefer, ours_domain=ours, theirs_domain=theirs,
-            agent_config=agent_config(options, config), client=client, sandbox=sandbox, cache=cache, concurrency=options["concurrency"]))
+            agent_config=agent_config(options["agent"], options["max_turns"], config), client=client, sandbox=sandbox, cache=cache, concurrency=options["concurrency"]))
     version, result = outcome.version, outcome.plan.result
     click.echo(visible(f"[{ours_name} {version.short}] {version.subject}"))
     for conflict in result.conflicts:

@@ -27,7 +27,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any  # Any: click's option values and TOML tables
 
 import click
 from click.core import ParameterSource
@@ -330,7 +330,7 @@ def _sizes(record: SweepRecord) -> tuple[int, int]:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for transfer.csv and transfer.png (default: the sweep's folder in .git/fnforge).")
 @click.pass_context
-def sweep_transfer_command(ctx: click.Context, name: str | None, out_dir: Path | None, **options: Any) -> None:
+def sweep_transfer_command(ctx: click.Context, /, name: str | None, out_dir: Path | None, **options: Any) -> None:
     """The transfer matrix of a sweep: each cell's best set on each of its task sets (fnforge transfer).
 
     Rows are the cells' branches, columns the sweep's task sets (split and seed

@@ -24,11 +24,11 @@ from click.core import ParameterSource
 from rich.console import Console
 
 from fnforge import registry
-from fnforge.agents import AgentConfig, LLMClient
+from fnforge.agents import LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
 from fnforge.cli._config import CONFIG_FILE, CommandError, ToolsetConfig, committed_config, load_config, save_config
 from fnforge.cli._live_view import LiveView, PlainView, print_summary
-from fnforge.cli._runtime import PRICES, llm_config, llm_options, open_eval_cache, open_sandbox, run_async
+from fnforge.cli._runtime import PRICES, agent_config, llm_config, llm_options, open_eval_cache, open_sandbox, run_async
 from fnforge.cli._settings import (SplitSettings, agent_options, data_cache_dir, endpoint, recorded_data,
                                    recorded_endpoint, resolve_split, split_options)
 from fnforge.cli._taskpath import load_splits
@@ -126,8 +126,8 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
             data_dir = split.data_dir
         train, test, val, label = _tasks(settings, data_dir, repo.path)
         if options["dry_run"]:
-            plan = plan_run(repo.read(branch), train, test, AgentConfig(kind=settings["agent"],
-                            max_turns=settings["max_turns"]), train_config, max_actions=settings["max_actions"],
+            plan = plan_run(repo.read(branch), train, test, agent_config(settings["agent"],
+                            settings["max_turns"], config), train_config, max_actions=settings["max_actions"],
                             max_retries=settings["max_retries"], prices=PRICES, model=settings["model"],
                             optimizer_model=settings["optimizer_model"])
             click.echo(json.dumps(plan.to_dict(), indent=2) if options["as_json"] else _plan_text(plan, settings))
@@ -236,7 +236,7 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
                            use_cache=use_cache, concurrency=concurrency)
     optimizer_llm = replace(agent_llm, model=settings["optimizer_model"])
     prompts = load_prompts(repo.path)  # the toolset's prompts/ templates, checked before any call
-    agent = prompts.agent_config(AgentConfig(kind=settings["agent"], max_turns=settings["max_turns"]))
+    agent = prompts.agent_config(agent_config(settings["agent"], settings["max_turns"], config))
     console = _console()
     live = console.is_terminal and not options["as_json"]
     view = LiveView(console) if live else PlainView(lambda line: click.echo(line, err=options["as_json"]))

@@ -21,7 +21,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any  # Any: TOML tables
+from typing import Any, Literal  # Any: TOML tables
 
 import click
 import platformdirs
@@ -31,13 +31,18 @@ from fnforge.functions import FnforgeError
 from fnforge.sandbox import SandboxPolicy
 from fnforge.tasks import TaskSpec, TaskSpecError
 
-__all__ = ["CONFIG_FILE", "ENV_ISOLATION", "SETTINGS", "CommandError", "ConfigError", "PolicyChoice", "ToolsetConfig",
-           "UserConfig", "choose_policy", "committed_config", "load_config", "load_user_config", "parse_config", "policy_hash",
-           "read_document", "require_isolation", "sandbox_policy", "save_config", "setting_value", "write_document"]
+__all__ = ["CONFIG_FILE", "ENV_ISOLATION", "SETTINGS", "AgentKind", "CommandError", "ConfigError", "PolicyChoice",
+           "ToolsetConfig", "UserConfig", "agent_kind", "choose_policy", "committed_config", "load_config",
+           "load_user_config", "parse_config", "policy_hash", "read_document", "require_isolation", "sandbox_policy",
+           "save_config", "setting_value", "write_document"]
 
 CONFIG_FILE = "fnforge.toml"
 ENV_USER_CONFIG = "FNFORGE_CONFIG"
 ENV_ISOLATION = "FNFORGE_SANDBOX_ISOLATION"
+
+AgentKind = Literal["tool", "react"]
+# A lookup turns a checked str into the Literal that AgentConfig takes, without a cast.
+_AGENT_KINDS: dict[str, AgentKind] = {"tool": "tool", "react": "react"}
 
 
 class CommandError(FnforgeError):
@@ -51,6 +56,22 @@ class CommandError(FnforgeError):
 
 class ConfigError(CommandError):
     """Raised when fnforge.toml cannot be read or holds a bad value, or a setting is unknown."""
+
+
+def agent_kind(value: str) -> AgentKind:
+    """The agent kind ``value`` names (``--agent``, fnforge.toml's ``agent`` or a run's recorded one).
+
+    Raises:
+        ConfigError: ``value`` is neither ``tool`` nor ``react``.
+
+    Example:
+        >>> agent_kind("react")
+        'react'
+    """
+    try:
+        return _AGENT_KINDS[value]
+    except KeyError:
+        raise ConfigError(f"agent must be 'tool' or 'react', not {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,8 +155,8 @@ def _check_value(name: str, value: Any) -> None:
                               + f", not {value!r}")
     elif not isinstance(value, str):
         raise ConfigError(f"{name} must be a string, not {value!r}")
-    elif name == "agent" and value not in ("tool", "react"):
-        raise ConfigError(f"agent must be 'tool' or 'react', not {value!r}")
+    elif name == "agent":
+        agent_kind(value)
     elif name in ("model", "question_field", "answer_field") and not value.strip():
         raise ConfigError(f"{name} must not be empty")
 

@@ -9,6 +9,7 @@ reads the environment):
   (``--data`` and the split flags are in ``_settings``);
 - :func:`llm_config`: those values plus ``OPENAI_API_KEY`` -> ``agents.LLMConfig``
   (with the response cache in the repository's state folder);
+- :func:`agent_config`: ``--agent`` and ``--max-turns``, else ``fnforge.toml``'s -> ``agents.AgentConfig``;
 - :func:`open_sandbox`: ``[sandbox]`` of ``fnforge.toml`` -> a sandbox;
 - :func:`open_eval_cache`: the repository's ``eval-cache.sqlite``;
 - :func:`progress_bar`: a rich progress bar on a terminal's stderr, a no-op elsewhere;
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar  # Any: click's option values and
 import click
 
 if TYPE_CHECKING:
-    from fnforge.agents import LLMConfig
+    from fnforge.agents import AgentConfig, LLMConfig
     from fnforge.cli._config import ToolsetConfig
     from fnforge.optimizer import EvalCache
     from fnforge.sandbox import Sandbox
@@ -53,6 +54,7 @@ __all__ = [
     "EVAL_CACHE_FILE",
     "LLM_CACHE_FILE",
     "PRICES",
+    "agent_config",
     "llm_config",
     "llm_options",
     "open_eval_cache",
@@ -140,6 +142,23 @@ def llm_config(model: str, *, base_url: str | None = None, state_dir: Path | Non
     cache = state_dir / LLM_CACHE_FILE if state_dir is not None and use_cache else None
     return LLMConfig(model=model, base_url=base_url or DEFAULT_BASE_URL, api_key=env.get(ENV_API_KEY) or None,
                      concurrency=concurrency, prices=dict(PRICES), cache_path=cache)
+
+
+def agent_config(agent: str | None, max_turns: int | None, config: ToolsetConfig) -> AgentConfig:
+    """The agent settings: ``agent`` and ``max_turns`` (flags or a run's recorded settings), else fnforge.toml's.
+
+    Raises:
+        ConfigError: the agent kind is neither ``tool`` nor ``react``.
+
+    Example:
+        >>> from fnforge.cli._config import ToolsetConfig
+        >>> agent_config("react", None, ToolsetConfig()).kind
+        'react'
+    """
+    from fnforge.agents import AgentConfig
+    from fnforge.cli._config import agent_kind
+
+    return AgentConfig(kind=agent_kind(agent or config.agent), max_turns=max_turns or config.max_turns)
 
 
 def open_sandbox(config: ToolsetConfig, *, workers: int = 2) -> Sandbox:

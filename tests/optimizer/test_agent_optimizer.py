@@ -11,8 +11,9 @@ import pytest
 
 from fnforge.agents import LLMClient, LLMConfig
 from fnforge.functions import Function, FunctionSet
-from fnforge.optimizer._actions import ActionRejected, parse_action, smoke_arguments
+from fnforge.optimizer._actions import ActionRejected, parse_action
 from fnforge.optimizer._agent_optimizer import AgentOptimizer, Failure, History, StepResult
+from fnforge.optimizer._smoke import smoke_arguments
 from fnforge.sandbox import Sandbox, SandboxPolicy
 from tests.llm_server import Fault, Request, ScriptedLLM, reply_text, reply_tool_call, reply_tool_calls
 from tests.optimizer.policies import (

@@ -12,7 +12,8 @@ import pytest
 
 from fnforge import registry
 from fnforge.functions import FunctionSet
-from fnforge.optimizer._run_state import TrainingError, find_run, reconstruct
+from fnforge.optimizer._checkpoint import reconstruct
+from fnforge.optimizer._run_state import TrainingError, find_run
 from fnforge.optimizer._summary import RunStop
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.sandbox import Sandbox, SandboxPolicy

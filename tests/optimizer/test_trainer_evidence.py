@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from fnforge.optimizer import build_report, summary_lines
-from fnforge.optimizer._run_state import StepStatus, find_run, reconstruct
+from fnforge.optimizer._checkpoint import reconstruct
+from fnforge.optimizer._run_state import StepStatus, find_run
 from fnforge.optimizer._summary import RunStop
 from fnforge.optimizer._train_config import TrainConfig
 from fnforge.sandbox import Sandbox, SandboxPolicy
