@@ -62,7 +62,7 @@ async def one_run(n: int, concurrency: int, latency: float, n_worse: int, early:
             if isinstance(event, PhaseStarted) and event.phase.value == "optimize":
                 marks[(event.step, "start")] = time.perf_counter()
             elif isinstance(event, StepFinished):
-                marks[(event.step, "end")] = time.perf_counter()
+                marks[(event.record.step, "end")] = time.perf_counter()
 
         config = LLMConfig(model="bench-model", base_url=llm.base_url, concurrency=concurrency)
         train = TrainConfig(max_steps=1 + n_worse, concurrency=concurrency, patience=n_worse + 1,

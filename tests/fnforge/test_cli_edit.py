@@ -14,13 +14,6 @@ from tests.registry.helpers import make_set, user_git
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    return {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "FNFORGE_CONFIG": str(tmp_path / "user.toml")}
-
-
-@pytest.fixture
 def toolset(tmp_path: Path, env: dict[str, str]) -> Iterator[Path]:
     ok(env, "-C", str(tmp_path), "init", "toolset")
     yield tmp_path / "toolset"

@@ -34,13 +34,6 @@ def _set(*names: str, version: int = 0) -> FunctionSet:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    return {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-@pytest.fixture
 def toolset(tmp_path: Path) -> Iterator[registry.Repository]:
     with registry.init(tmp_path / "toolset", files={"fnforge.toml": b"[fnforge]\n"}) as repo:
         yield repo

@@ -23,13 +23,6 @@ TOML = b'[fnforge]\ntask = "math:algebra"\n\n[sandbox]\ntimeout_s = 5.0\n'
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    return {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-@pytest.fixture
 def toolset(tmp_path: Path) -> Iterator[registry.Repository]:
     with registry.init(tmp_path / "toolset", files={"fnforge.toml": TOML}) as repo:
         repo.commit(FunctionSet((DOUBLE,)), subject="epoch 1: add double",

@@ -26,13 +26,6 @@ ESCAPES = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\r\u202e"
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    return {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "FNFORGE_CONFIG": str(tmp_path / "user.toml")}
-
-
-@pytest.fixture
 def deep_toolset(tmp_path: Path, env: dict[str, str]) -> Path:
     with registry.init(tmp_path / "toolset", files={"fnforge.toml": b"[fnforge]\n"}) as repo:
         path = repo.path
