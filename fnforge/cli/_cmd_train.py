@@ -17,24 +17,24 @@ from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any  # Any: click's option values and recorded run settings (JSON)
+from typing import TYPE_CHECKING, Any  # Any: click's option values and recorded run settings (JSON)
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
 
-from fnforge import registry
-from fnforge.agents import LLMClient
 from fnforge.cli._group import AppContext, cli, pass_app
-from fnforge.cli._config import CONFIG_FILE, CommandError, ToolsetConfig, committed_config, load_config, save_config
-from fnforge.cli._live_view import LiveView, PlainView, print_summary
 from fnforge.cli._runtime import PRICES, agent_config, llm_config, llm_options, open_eval_cache, open_sandbox, run_async
 from fnforge.cli._settings import (SplitSettings, agent_options, data_cache_dir, endpoint, recorded_data,
                                    recorded_endpoint, resolve_split, split_options)
 from fnforge.cli._taskpath import load_splits
-from fnforge.optimizer import (AgentOptimizer, DryRunPlan, RunRecord, RunSummary, TrainConfig, Trainer, find_run,
-                               load_prompts, plan_run)
-from fnforge.tasks import Task
+
+if TYPE_CHECKING:  # imported when the command runs: `fnforge train --help` stays cheap
+    from rich.console import Console
+
+    from fnforge import registry
+    from fnforge.cli._config import ToolsetConfig
+    from fnforge.optimizer import DryRunPlan, RunRecord, RunSummary, TrainConfig
+    from fnforge.tasks import Task
 
 __all__: list[str] = []
 
@@ -99,6 +99,11 @@ def train_command(ctx: click.Context, app: AppContext, /, **options: Any) -> Non
 
     Example: fnforge train --task math:algebra --train 20 --test 80 --model gpt-4o-mini
     """
+    from fnforge import registry
+    from fnforge.cli._config import CommandError, load_config
+    from fnforge.cli._live_view import print_summary
+    from fnforge.optimizer import find_run, plan_run
+
     repo = registry.open(app.directory)
     try:
         config = load_config(repo.path)
@@ -161,6 +166,9 @@ def _record_settings(repo: registry.Repository, config: ToolsetConfig, settings:
 
     Compared with HEAD's committed fnforge.toml: nothing is committed when the run uses what it says.
     """
+    from fnforge import registry
+    from fnforge.cli._config import CONFIG_FILE, committed_config, save_config
+
     given_data = options["data_dir"] is not None and split.data_dir is not None
     wanted = config.with_values(
         task=split.task, agent=settings["agent"], model=settings["model"], train=split.n_train,
@@ -181,6 +189,8 @@ def _record_settings(repo: registry.Repository, config: ToolsetConfig, settings:
 
 
 def _train_config(options: Mapping[str, Any], seed: int) -> TrainConfig:
+    from fnforge.optimizer import TrainConfig
+
     if options["select"] == "val" and not options["n_val"]:
         raise click.UsageError("--select val needs validation tasks: add --val N")
     if options["n_val"] and options["batch"] is not None:
@@ -199,6 +209,8 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 def _refuse_identity_changes(ctx: click.Context, options: Mapping[str, Any], record: RunRecord) -> None:
     """Refuse a flag given on resume with a value other than the run's (the same value is fine)."""
+    from fnforge.cli._config import CommandError
+
     cfg = record.config
     recorded = {"n_val": 0, **record.settings, "batch": cfg.batch, "accept": cfg.accept, "select": cfg.select,
                 "rollouts": cfg.rollouts, "alpha": cfg.alpha}
@@ -230,6 +242,10 @@ def _tasks(settings: Mapping[str, Any], data_dir: Path | None,
 def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str, Any], train_config: TrainConfig,
          record: RunRecord | None, splits: tuple[tuple[Task, ...], ...], label: str,
          options: Mapping[str, Any]) -> RunSummary:
+    from fnforge.agents import LLMClient
+    from fnforge.cli._live_view import LiveView, PlainView
+    from fnforge.optimizer import AgentOptimizer, Trainer, load_prompts
+
     train, test, val = splits
     concurrency, use_cache = options["concurrency"], not options["no_cache"]
     agent_llm = llm_config(settings["model"], base_url=endpoint(options["base_url"], config), state_dir=repo.state_dir,
@@ -264,6 +280,8 @@ def _run(repo: registry.Repository, config: ToolsetConfig, settings: Mapping[str
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     console = Console()
     return console if console.is_terminal else Console(width=120, highlight=False)
 

@@ -57,8 +57,9 @@ def test_command_help_does_import_no_heavy_library(command: str) -> None:
     assert heavy(modules_after(command, "--help")) == []
 
 
-def test_eval_help_does_import_no_library_package() -> None:
-    modules = modules_after("eval", "--help")
+@pytest.mark.parametrize("command", ["eval", "train"])
+def test_help_of_a_command_that_calls_the_llm_does_import_no_library_package(command: str) -> None:
+    modules = modules_after(command, "--help")
     assert {"fnforge.agents", "fnforge.optimizer", "fnforge.registry", "fnforge.tasks"} & modules == set()
 
 
