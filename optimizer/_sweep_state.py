@@ -13,13 +13,13 @@ commits, notes and best pointers.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any  # Any: JSON values (dict forms of records, run summaries)
 
+from fnforge.functions import write_atomic
 from fnforge.optimizer._sweep_grid import SweepError, SweepGrid
 
 if TYPE_CHECKING:
@@ -174,9 +174,7 @@ def save_sweep(repo: Repository, record: SweepRecord) -> Path:
     folder = sweep_dir(repo, record.name)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "sweep.json"
-    tmp = path.with_name(f".sweep.json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(record.to_dict(), indent=1, sort_keys=True) + "\n")
     return path
 
 
