@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.llm_se
 from fnforge import registry  # noqa: E402
 from fnforge.agents import AgentConfig, LLMClient, LLMConfig  # noqa: E402
 from fnforge.optimizer import (  # noqa: E402
-    AgentOptimizer, EvalCache, PhaseStarted, StepFinished, TrainConfig, Trainer, TrainEvent,
+    AgentOptimizer, EvalCache, TrainConfig, Trainer,
 )
 from fnforge.sandbox import Sandbox, SandboxPolicy  # noqa: E402
 from tests.llm_server import ScriptedLLM  # noqa: E402
@@ -39,7 +39,7 @@ from tests.optimizer.policies import TERMINATE, OptimizerScript, revise_call  # 
 from tests.optimizer.trainer_support import ARGS, add_solve, agent_policy  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import make_tasks  # noqa: E402
+from train import StepTimer, make_tasks  # noqa: E402
 
 
 def worse(k: int) -> Any:
@@ -56,13 +56,7 @@ async def one_run(n: int, concurrency: int, latency: float, n_worse: int, early:
             Sandbox(SandboxPolicy(), workers=8) as sandbox:
         repo = registry.init(Path(tmp) / "toolset", files={"fnforge.toml": b"[fnforge]\n"})
         cache = EvalCache(repo.state_dir / "eval-cache.sqlite")
-        marks: dict[tuple[int, str], float] = {}
-
-        def on_event(event: TrainEvent) -> None:
-            if isinstance(event, PhaseStarted) and event.phase.value == "optimize":
-                marks[(event.step, "start")] = time.perf_counter()
-            elif isinstance(event, StepFinished):
-                marks[(event.record.step, "end")] = time.perf_counter()
+        on_event = StepTimer()
 
         config = LLMConfig(model="bench-model", base_url=llm.base_url, concurrency=concurrency)
         train = TrainConfig(max_steps=1 + n_worse, concurrency=concurrency, patience=n_worse + 1,
@@ -79,7 +73,7 @@ async def one_run(n: int, concurrency: int, latency: float, n_worse: int, early:
         cache.close()
         repo.close()
         return {"agent": llm.count - len(script.requests), "decisions": decisions, "partial": partial,
-                "epoch": marks[(1, "end")] - marks[(1, "start")], "wall": wall}
+                "epoch": on_event.seconds(1), "wall": wall}
 
 
 async def bench(n: int, concurrency: int, latency: float, n_worse: int) -> None:

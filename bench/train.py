@@ -50,6 +50,22 @@ def make_tasks(n: int) -> list[Task]:
     return tasks
 
 
+class StepTimer:
+    """A trainer's ``on_event`` sink that times each step from its optimizer request to its end."""
+
+    def __init__(self) -> None:
+        self.marks: dict[tuple[int, str], float] = {}
+
+    def __call__(self, event: TrainEvent) -> None:
+        if isinstance(event, PhaseStarted) and event.phase.value == "optimize":
+            self.marks[(event.step, "start")] = time.perf_counter()
+        elif isinstance(event, StepFinished):
+            self.marks[(event.record.step, "end")] = time.perf_counter()
+
+    def seconds(self, step: int) -> float:
+        return self.marks[(step, "end")] - self.marks[(step, "start")]
+
+
 async def bench(n: int, concurrency: int, latency: float) -> None:
     tasks = make_tasks(n)
     script = OptimizerScript([[add_solve(), TERMINATE], [revise_buggy(), TERMINATE]], agent=agent_policy)
@@ -57,13 +73,7 @@ async def bench(n: int, concurrency: int, latency: float) -> None:
             Sandbox(SandboxPolicy(), workers=8) as sandbox:
         repo = registry.init(Path(tmp) / "toolset", files={"fnforge.toml": b"[fnforge]\n"})
         cache = EvalCache(repo.state_dir / "eval-cache.sqlite")
-        marks: dict[tuple[int, str], float] = {}
-
-        def on_event(event: TrainEvent) -> None:
-            if isinstance(event, PhaseStarted) and event.phase.value == "optimize":
-                marks[(event.step, "start")] = time.perf_counter()
-            elif isinstance(event, StepFinished):
-                marks[(event.record.step, "end")] = time.perf_counter()
+        on_event = StepTimer()
 
         config = LLMConfig(model="bench-model", base_url=llm.base_url, concurrency=concurrency)
         async with LLMClient(config) as client, LLMClient(config) as optimizer_client:
@@ -72,7 +82,7 @@ async def bench(n: int, concurrency: int, latency: float) -> None:
                               optimizer=optimizer, sandbox=sandbox, cache=cache, on_event=on_event,
                               config=TrainConfig(max_steps=2, concurrency=concurrency, patience=10))
             summary = await trainer.run()
-            step = marks[(1, "end")] - marks[(1, "start")]
+            step = on_event.seconds(1)
             ideal = 2 * latency + math.ceil(n / concurrency) * 2 * latency
             print(f"one training step, {n} tasks, latency {latency * 1000:.0f} ms, concurrency {concurrency}: "
                   f"{step:.2f} s vs ideal {ideal:.2f} s -> ratio {step / ideal:.2f} (target <= 1.3)")
