@@ -95,6 +95,7 @@ class Store:
         self._lock = threading.Lock()  # guards the buffer and the list of connections
         self._connections: list[sqlite3.Connection] = []
         self._pending: dict[str, tuple[str, float]] = {}
+        self._writing: dict[str, tuple[str, float]] = {}  # taken by a flush, not yet committed: still readable
         self._oldest: float | None = None
         self._closed = False
         try:
@@ -117,7 +118,8 @@ class Store:
         """``{key: text}`` for every key that has a row (buffered rows included); one query per 500 keys."""
         wanted = set(keys)
         with self._lock:
-            found = {k: self._pending[k][0] for k in wanted if k in self._pending}
+            found = {k: self._writing[k][0] for k in wanted if k in self._writing}
+            found.update({k: self._pending[k][0] for k in wanted if k in self._pending})
         missing = sorted(wanted - set(found))
         try:
             db = self._conn()
@@ -168,6 +170,7 @@ class Store:
         """Write every buffered row, in one transaction, and evict past the bound."""
         with self._lock:
             rows, self._pending, self._oldest = self._pending, {}, None
+            self._writing.update(rows)  # a reader in another thread must not miss them until they are committed
         if not rows:
             return
         try:
@@ -177,6 +180,11 @@ class Store:
                 self._evict(db)
         except sqlite3.Error as exc:
             raise self._error(f"cannot write {self.label} {self.path}: {exc}") from exc
+        finally:
+            with self._lock:
+                for key, row in rows.items():
+                    if self._writing.get(key) is row:
+                        del self._writing[key]
 
     def close(self) -> None:
         """Write the buffer and close every connection (idempotent); later writes raise RuntimeError."""
